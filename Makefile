@@ -1,0 +1,55 @@
+# kindish: see README.md. Every target that needs Docker runs hack/setup.sh
+# first, so each works on a fresh machine.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+OUTPUT   := $(CURDIR)/_output
+KINDISH  := $(BIN)/kindish
+# make e2e FOCUS=Cluster runs only the specs labelled Cluster.
+FOCUS    ?=
+E2E_TIMEOUT ?= 55m
+
+export CGO_ENABLED := 0
+
+.PHONY: all build setup cluster images node-image test unit e2e bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/kindish ./cmd/kindish-node
+
+setup:
+	./hack/setup.sh
+
+# A cluster named kindish, with the node image built when missing.
+cluster: setup build
+	$(KINDISH) create cluster
+
+node-image images: setup build
+	$(KINDISH) build node-image
+
+# Every test: unit tests, then the end-to-end suite on real clusters.
+test: unit e2e
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+e2e: setup build
+	mkdir -p $(OUTPUT)
+	KINDISH=$(KINDISH) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/ \
+		-ginkgo.v -ginkgo.no-color \
+		-ginkgo.junit-report=$(OUTPUT)/junit.xml \
+		$(if $(FOCUS),-ginkgo.label-filter='$(FOCUS)')
+
+bench: setup build
+	mkdir -p $(OUTPUT)
+	$(GO) run ./hack/bench -kindish $(KINDISH) -out $(OUTPUT)/bench.json
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
+
+clean:
+	rm -rf $(BIN) $(OUTPUT)

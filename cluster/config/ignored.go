@@ -1,0 +1,34 @@
+package config
+
+import "fmt"
+
+// Reasons given in the warnings for the fields kindish accepts but does not
+// act on. They are accepted at all so that a kind file loads unchanged.
+const (
+	noKubeadm    = "kindish does not run kubeadm"
+	ownContainer = "kindish writes its own containerd config"
+	noRuntimeCfg = "kindish's API server takes no --runtime-config"
+	noDNSSearch  = "nodes keep the container engine's DNS settings"
+)
+
+// ignoredFields returns one warning line for each ignored field that is set,
+// cluster fields first, then each node's in order.
+func ignoredFields(c *Cluster) []string {
+	var warnings []string
+	warn := func(set bool, path, why string) {
+		if set {
+			warnings = append(warnings, fmt.Sprintf("%s: ignored (%s)", path, why))
+		}
+	}
+	warn(len(c.RuntimeConfig) > 0, "runtimeConfig", noRuntimeCfg)
+	warn(len(c.KubeadmConfigPatches) > 0, "kubeadmConfigPatches", noKubeadm)
+	warn(len(c.KubeadmConfigPatchesJSON6902) > 0, "kubeadmConfigPatchesJSON6902", noKubeadm)
+	warn(len(c.ContainerdConfigPatches) > 0, "containerdConfigPatches", ownContainer)
+	warn(len(c.ContainerdConfigPatchesJSON6902) > 0, "containerdConfigPatchesJSON6902", ownContainer)
+	warn(c.Networking.DNSSearch != nil, "networking.dnsSearch", noDNSSearch)
+	for i, n := range c.Nodes {
+		warn(len(n.KubeadmConfigPatches) > 0, fmt.Sprintf("nodes[%d].kubeadmConfigPatches", i), noKubeadm)
+		warn(len(n.KubeadmConfigPatchesJSON6902) > 0, fmt.Sprintf("nodes[%d].kubeadmConfigPatchesJSON6902", i), noKubeadm)
+	}
+	return warnings
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+const benchCluster = "bench"
+
+const threeNodes = `kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+- role: worker
+`
+
+// nodeImage measures the node image build, cold (the Debian base rebuilt)
+// and warm (only kindish's own layer), and the image's size.
+func (b *bench) nodeImage(ctx context.Context, cold bool) error {
+	if cold {
+		bases, err := exec.CommandContext(ctx, "docker", "images", "-q", "kindish/node-base").Output()
+		if err != nil {
+			return fmt.Errorf("list base images: %w", err)
+		}
+		for _, id := range strings.Fields(string(bases)) {
+			exec.CommandContext(ctx, "docker", "rmi", "-f", id).Run()
+		}
+		secs, err := timeCommand(ctx, b.kindish, "build", "node-image")
+		if err != nil {
+			return err
+		}
+		b.add(Figure{Name: "node image build, cold", Unit: "s", Samples: []float64{secs}, Target: "-", Reference: "debootstrap ≈ 60 s"})
+	}
+	var warm []float64
+	for range b.runs {
+		secs, err := timeCommand(ctx, b.kindish, "build", "node-image")
+		if err != nil {
+			return err
+		}
+		warm = append(warm, secs)
+	}
+	b.add(Figure{Name: "node image build, warm", Unit: "s", Samples: warm, Target: "≤ 5 s"})
+	size, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Size}}", "kindish/node:0.1.0").Output()
+	if err == nil {
+		var bytes float64
+		fmt.Sscan(strings.TrimSpace(string(size)), &bytes)
+		b.add(Figure{Name: "node image size", Unit: "MB", Samples: []float64{bytes / 1e6}, Target: "-"})
+	}
+	return nil
+}
+
+// clusterLifecycle measures, for a 1 control-plane + 2 worker cluster, the
+// time from `create cluster` starting to every node's containerd answering
+// (observed from outside, with `ctr version` in each node), the whole create
+// command, and `delete cluster`.
+func (b *bench) clusterLifecycle(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "kindish-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(threeNodes), 0o644); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
+	nodes := []string{benchCluster + "-control-plane", benchCluster + "-worker", benchCluster + "-worker2"}
+
+	exec.CommandContext(ctx, b.kindish, "delete", "cluster", "--name", benchCluster).Run()
+	var runtimes, creates, deletes []float64
+	for range b.runs {
+		start := time.Now()
+		answered := make(chan time.Duration, 1)
+		pollCtx, stopPolling := context.WithCancel(ctx)
+		go func() { answered <- waitAllAnswer(pollCtx, nodes, start) }()
+
+		create := exec.CommandContext(ctx, b.kindish, "create", "cluster", "--name", benchCluster, "--config", cfg)
+		create.Env = env
+		out, err := create.CombinedOutput()
+		createSecs := time.Since(start).Seconds()
+		if err != nil {
+			stopPolling()
+			return fmt.Errorf("create cluster: %w\n%s", err, out)
+		}
+		select {
+		case d := <-answered:
+			if d > 0 {
+				runtimes = append(runtimes, d.Seconds())
+			}
+		case <-time.After(30 * time.Second):
+		}
+		stopPolling()
+		creates = append(creates, createSecs)
+
+		del := exec.CommandContext(ctx, b.kindish, "delete", "cluster", "--name", benchCluster)
+		del.Env = env
+		start = time.Now()
+		if out, err := del.CombinedOutput(); err != nil {
+			return fmt.Errorf("delete cluster: %w\n%s", err, out)
+		}
+		deletes = append(deletes, time.Since(start).Seconds())
+	}
+	b.add(Figure{Name: "create → all containerds answering (3 nodes)", Unit: "s", Samples: runtimes, Target: "≤ 3 s"})
+	b.add(Figure{Name: "create cluster command (3 nodes)", Unit: "s", Samples: creates, Target: "-", Reference: "kind: 14.2 s for one node"})
+	b.add(Figure{Name: "delete cluster (3 nodes)", Unit: "s", Samples: deletes, Target: "≤ 2 s"})
+	return nil
+}
+
+// waitAllAnswer polls every node with `ctr version` until all answer and
+// returns the time since start, or 0 when the context ends first.
+func waitAllAnswer(ctx context.Context, nodes []string, start time.Time) time.Duration {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var last time.Duration
+	ok := true
+	for _, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if exec.CommandContext(ctx, "docker", "exec", node, "ctr", "version").Run() == nil {
+					mu.Lock()
+					last = max(last, time.Since(start))
+					mu.Unlock()
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			mu.Lock()
+			ok = false
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if !ok {
+		return 0
+	}
+	return last
+}

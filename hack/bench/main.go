@@ -1,0 +1,141 @@
+// Command bench measures kindish's performance figures on real clusters and
+// prints them as one table (figure, median, min, max, target, reference).
+// Results also go to a JSON file so that runs can be compared. Nothing here
+// is a pass/fail test: these machines are noisy, so figures are reported.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// Figure is one measured quantity.
+type Figure struct {
+	Name      string    `json:"name"`
+	Unit      string    `json:"unit"`
+	Samples   []float64 `json:"samples"`
+	Median    float64   `json:"median"`
+	Min       float64   `json:"min"`
+	Max       float64   `json:"max"`
+	Target    string    `json:"target"`
+	Reference string    `json:"reference,omitempty"`
+}
+
+// Report is what a run writes to its JSON file.
+type Report struct {
+	Date    time.Time `json:"date"`
+	Machine string    `json:"machine"`
+	Figures []Figure  `json:"figures"`
+}
+
+type bench struct {
+	kindish string
+	runs    int
+	figures []Figure
+}
+
+func main() {
+	kindish := flag.String("kindish", "bin/kindish", "the kindish binary to measure")
+	out := flag.String("out", "_output/bench.json", "where to write the JSON report")
+	runs := flag.Int("runs", 3, "samples per figure (the cold image build is measured once)")
+	cold := flag.Bool("cold", true, "also measure a cold node image build (removes the cached Debian base first)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{kindish: *kindish, runs: *runs}
+	err := b.run(ctx, *cold)
+	b.print()
+	if werr := b.write(*out); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (b *bench) run(ctx context.Context, cold bool) error {
+	if err := b.nodeImage(ctx, cold); err != nil {
+		return err
+	}
+	return b.clusterLifecycle(ctx)
+}
+
+// add records a figure from its samples.
+func (b *bench) add(f Figure) {
+	s := slices.Clone(f.Samples)
+	slices.Sort(s)
+	if len(s) > 0 {
+		f.Min, f.Max = s[0], s[len(s)-1]
+		f.Median = s[len(s)/2]
+		if len(s)%2 == 0 {
+			f.Median = (s[len(s)/2-1] + s[len(s)/2]) / 2
+		}
+	}
+	b.figures = append(b.figures, f)
+	fmt.Fprintf(os.Stderr, "bench: %s: %.2f %s (min %.2f, max %.2f)\n", f.Name, f.Median, f.Unit, f.Min, f.Max)
+}
+
+func (b *bench) print() {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "FIGURE\tMEDIAN\tMIN\tMAX\tTARGET\tREFERENCE\n")
+	for _, f := range b.figures {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, fmtVal(f.Median, f.Unit), fmtVal(f.Min, f.Unit), fmtVal(f.Max, f.Unit), f.Target, f.Reference)
+	}
+	w.Flush()
+}
+
+func fmtVal(v float64, unit string) string {
+	return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, unit))
+}
+
+func (b *bench) write(path string) error {
+	host, _ := os.Hostname()
+	rep := Report{
+		Date:    time.Now().UTC(),
+		Machine: fmt.Sprintf("%s: %d cores, %s memory", host, runtime.NumCPU(), memTotal()),
+		Figures: b.figures,
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func memTotal() string {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			var kb float64
+			fmt.Sscan(f[1], &kb)
+			return fmt.Sprintf("%.0f GiB", kb/1024/1024)
+		}
+	}
+	return "unknown"
+}
+
+// timeCommand runs a command and returns its wall time in seconds.
+func timeCommand(ctx context.Context, name string, args ...string) (float64, error) {
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return time.Since(start).Seconds(), nil
+}
