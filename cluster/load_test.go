@@ -127,7 +127,7 @@ func TestNormalizeRefSpellsReferencesAsContainerdDoes(t *testing.T) {
 			t.Errorf("normalizeRef(%q) = %q, %v; want %q", tc.ref, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "UPPER/case", "605c77e624ddb75e6110f997c58876baa13f8754486b461117934b24a9dc3a85"} {
+	for _, bad := range []string{"", "Nginx", "nginx:bad tag", "605c77e624ddb75e6110f997c58876baa13f8754486b461117934b24a9dc3a85"} {
 		if got, err := normalizeRef(bad); err == nil {
 			t.Errorf("normalizeRef(%q) = %q, want an error", bad, got)
 		}

@@ -109,4 +109,12 @@ type Provider interface {
 	// ImageID returns the engine's ID of an image, or an error naming it
 	// when it is not present.
 	ImageID(ctx context.Context, image string) (string, error)
+
+	// CopyFrom streams a file or directory of the node as a tar archive
+	// whose entries are named from the path's base name; it works on
+	// stopped nodes too. A missing path's error wraps fs.ErrNotExist.
+	CopyFrom(ctx context.Context, node, path string) (io.ReadCloser, error)
+	// EngineInfo writes the engine's description of itself (docker info),
+	// for bug reports.
+	EngineInfo(ctx context.Context, w io.Writer) error
 }

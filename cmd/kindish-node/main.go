@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kindish/kindish/nodeagent/criclient"
 )
 
 // component is a component's entry point. It parses its own flags from
@@ -29,6 +31,8 @@ type component func(ctx context.Context, args []string) error
 // Adding a component is adding a line.
 var components = map[string]component{
 	"init": runInit,
+	// A node-side CRI client: kindish asks it which images a node holds.
+	criclient.CommandName: criclient.Main,
 }
 
 // binaryName is the name under which the first argument picks the component.

@@ -118,9 +118,12 @@ func containerConfig(spec provider.NodeSpec, privileged bool) (*container.Config
 			// Sandboxes fail on the session keyring under the default profile.
 			"seccomp=unconfined",
 			"apparmor=unconfined",
-			// Otherwise /proc/sys is read-only and pods' sysctls fail.
-			"systempaths=unconfined",
 		}
+		// The CLI's --security-opt systempaths=unconfined: without it
+		// /proc/sys is read-only and pods' sysctls fail. The API takes it as
+		// empty (not absent) lists of masked and read-only paths.
+		host.MaskedPaths = []string{}
+		host.ReadonlyPaths = []string{}
 		// Privileged pods need every device.
 		host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
 	}

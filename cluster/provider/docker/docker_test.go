@@ -67,6 +67,9 @@ func TestContainerConfigFallbackUsesExplicitCapabilities(t *testing.T) {
 	if host.Privileged || !slices.Contains(host.CapAdd, "SYS_ADMIN") || !slices.Contains(host.SecurityOpt, "seccomp=unconfined") {
 		t.Fatalf("fallback config lacks the explicit set: privileged=%v caps=%v secopt=%v", host.Privileged, host.CapAdd, host.SecurityOpt)
 	}
+	if host.MaskedPaths == nil || len(host.MaskedPaths) != 0 || host.ReadonlyPaths == nil || len(host.ReadonlyPaths) != 0 {
+		t.Fatalf("systempaths must be unconfined with empty, non-nil lists: %#v %#v", host.MaskedPaths, host.ReadonlyPaths)
+	}
 	if !host.CgroupnsMode.IsPrivate() || host.Tmpfs["/run"] == "" || host.Mounts[0].Target != "/var/lib/containerd" {
 		t.Fatalf("node basics missing: %+v", host)
 	}
