@@ -1,0 +1,30 @@
+package images
+
+import "testing"
+
+func TestQualifiedMatchesContainerdNormalization(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"kindish/pause:v0.1.0", "docker.io/kindish/pause:v0.1.0"},
+		{"busybox:1.36", "docker.io/library/busybox:1.36"},
+		{"docker.io/kindish/node:v0.1.0", "docker.io/kindish/node:v0.1.0"},
+		{"localhost/x:1", "localhost/x:1"},
+		{"localhost:5000/x:1", "localhost:5000/x:1"},
+		{"registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.9"},
+	} {
+		if got := Qualified(tc.in); got != tc.want {
+			t.Errorf("Qualified(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestImagesCarryTheVersionTag(t *testing.T) {
+	refs := []string{NodeImage(), PauseImage()}
+	for _, c := range Components() {
+		refs = append(refs, c.Image())
+	}
+	for _, r := range refs {
+		if want := ":" + Tag; r[len(r)-len(want):] != want {
+			t.Errorf("%s is not tagged %s", r, Tag)
+		}
+	}
+}

@@ -1,0 +1,528 @@
+package nodeimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/kindish/kindish/cluster/version"
+	"github.com/kindish/kindish/images"
+	"github.com/kindish/kindish/images/archive"
+)
+
+func TestBaseKeyChangesWithEveryInputOnly(t *testing.T) {
+	base := baseSpec{Suite: "bookworm", Mirror: "http://deb.debian.org/debian", Packages: []string{"runc", "containerd"}, Setup: "set -eu\n"}
+	key := base.key()
+	if len(key) != 12 {
+		t.Fatalf("key %q is not 12 hex digits", key)
+	}
+
+	same := map[string]baseSpec{
+		"package order": {Suite: base.Suite, Mirror: base.Mirror, Packages: []string{"containerd", "runc"}, Setup: base.Setup},
+		"duplicates":    {Suite: base.Suite, Mirror: base.Mirror, Packages: []string{"containerd", "runc", "runc"}, Setup: base.Setup},
+	}
+	for name, s := range same {
+		if s.key() != key {
+			t.Errorf("%s changed the key", name)
+		}
+	}
+	changed := map[string]baseSpec{
+		"suite":        {Suite: "trixie", Mirror: base.Mirror, Packages: base.Packages, Setup: base.Setup},
+		"mirror":       {Suite: base.Suite, Mirror: "http://mirror.example/debian", Packages: base.Packages, Setup: base.Setup},
+		"package":      {Suite: base.Suite, Mirror: base.Mirror, Packages: []string{"containerd", "runc", "kmod"}, Setup: base.Setup},
+		"setup script": {Suite: base.Suite, Mirror: base.Mirror, Packages: base.Packages, Setup: base.Setup + "true\n"},
+		// Fields are delimited: moving text from one input to the next
+		// is a change too.
+		"shifted": {Suite: base.Suite, Mirror: base.Mirror, Packages: []string{"containerd", "runc\nsetup"}, Setup: base.Setup},
+	}
+	for name, s := range changed {
+		if s.key() == key {
+			t.Errorf("changing the %s kept the key", name)
+		}
+	}
+	if BaseImage("http://deb.debian.org/debian") != baseRepository+":"+defaultBaseSpec("http://deb.debian.org/debian").key() {
+		t.Error("BaseImage does not name the default recipe")
+	}
+}
+
+func TestMirrorFromDeb822Sources(t *testing.T) {
+	sources := `Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+# http://snapshot.debian.org/archive/debian-security/20250520T000000Z
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+`
+	if got := mirrorFromSources(sources, "bookworm"); got != "http://deb.debian.org/debian" {
+		t.Errorf("mirror %q", got)
+	}
+	if got := mirrorFromSources(sources, "trixie"); got != "" {
+		t.Errorf("mirror for a suite not listed: %q", got)
+	}
+	srcOnly := "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n"
+	if got := mirrorFromSources(srcOnly, "bookworm"); got != "" {
+		t.Errorf("deb-src stanza taken as a mirror: %q", got)
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	df := string(dockerfile("kindish/node-base:0123456789ab"))
+	lines := strings.Split(strings.TrimSpace(df), "\n")
+	if lines[0] != "FROM kindish/node-base:0123456789ab" {
+		t.Errorf("first line %q", lines[0])
+	}
+	for _, want := range []string{
+		"COPY rootfs/ /",
+		`ENTRYPOINT ["/sbin/init"]`,
+		"STOPSIGNAL SIGTERM",
+		"container=docker",
+		"PATH=/usr/local/sbin:/usr/local/bin:",
+		`io.kindish.version="` + version.Version + `"`,
+		`io.kindish.base="0123456789ab"`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q:\n%s", want, df)
+		}
+	}
+}
+
+// parseTOML reads the subset of TOML the containerd config uses: section
+// headers and key = value lines, values kept as written.
+func parseTOML(t *testing.T, text string) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{"": {}}
+	section := ""
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+			if _, dup := out[section]; dup {
+				t.Fatalf("section %s twice", section)
+			}
+			out[section] = map[string]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("not a key = value line: %q", line)
+			}
+			out[section][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+func TestContainerdConfig(t *testing.T) {
+	cfg := parseTOML(t, string(ContainerdConfig()))
+	const cri = `plugins."io.containerd.grpc.v1.cri"`
+	for _, want := range []struct{ section, key, value string }{
+		{"", "version", "2"},
+		{"", "disabled_plugins", "[]"},
+		{cri, "sandbox_image", `"docker.io/kindish/pause:` + images.Tag + `"`},
+		{cri, "restrict_oom_score_adj", "true"},
+		{cri, "tolerate_missing_hugetlb_controller", "true"},
+		{cri + ".containerd", "snapshotter", `"overlayfs"`},
+		{cri + ".containerd", "default_runtime_name", `"runc"`},
+		{cri + ".containerd.runtimes.runc", "runtime_type", `"io.containerd.runc.v2"`},
+		{cri + ".containerd.runtimes.runc.options", "SystemdCgroup", "false"},
+		{cri + ".cni", "bin_dir", `"/usr/lib/cni"`},
+		{cri + ".cni", "conf_dir", `"/etc/cni/net.d"`},
+	} {
+		if got, ok := cfg[want.section][want.key]; !ok || got != want.value {
+			t.Errorf("[%s] %s = %q (set: %v), want %s", want.section, want.key, got, ok, want.value)
+		}
+	}
+	if _, ok := cfg[cri+".registry.mirrors"]; ok {
+		t.Error("registry mirrors configured; there is no registry yet")
+	}
+}
+
+// fakeBinaries writes stand-ins for kindish-node and pause.
+func fakeBinaries(t *testing.T, node string) binaries {
+	t.Helper()
+	dir := t.TempDir()
+	b := binaries{node: filepath.Join(dir, "kindish-node"), pause: filepath.Join(dir, "pause")}
+	os.WriteFile(b.node, []byte(node), 0o755)
+	os.WriteFile(b.pause, []byte("pause"), 0o755)
+	return b
+}
+
+func readContext(t *testing.T, r io.Reader) map[string]*tar.Header {
+	t.Helper()
+	tr := tar.NewReader(r)
+	out := map[string]*tar.Header{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+}
+
+func TestBuildContextLayout(t *testing.T) {
+	bins := fakeBinaries(t, "node")
+	archives, err := writeArchives(t.TempDir(), bins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := archive.WriteTar(&buf, contextFiles("kindish/node-base:0123456789ab", bins, archives)); err != nil {
+		t.Fatal(err)
+	}
+	entries := readContext(t, &buf)
+
+	if _, ok := entries["Dockerfile"]; !ok {
+		t.Error("no Dockerfile at the context's root")
+	}
+	links := map[string]string{
+		"rootfs/usr/sbin/init":   images.NodeBinary,
+		"rootfs/usr/bin/kubelet": images.NodeBinary,
+	}
+	for name, target := range links {
+		h, ok := entries[name]
+		if !ok || h.Typeflag != tar.TypeSymlink || h.Linkname != target {
+			t.Errorf("%s: want a symlink to %s, got %+v", name, target, h)
+		}
+	}
+	for _, name := range []string{
+		"rootfs/usr/local/bin/kindish-node",
+		"rootfs/etc/containerd/config.toml",
+		"rootfs" + images.PauseArchive,
+		"rootfs" + images.ComponentsArchive,
+		"rootfs" + images.VersionFile,
+	} {
+		if h, ok := entries[name]; !ok || h.Typeflag != tar.TypeReg {
+			t.Errorf("missing file %s", name)
+		}
+	}
+	if h := entries["rootfs/usr/local/bin/kindish-node"]; h != nil && h.Mode != 0o755 {
+		t.Errorf("kindish-node mode %o", h.Mode)
+	}
+	for _, dir := range []string{"rootfs/etc/kubernetes/manifests/", "rootfs/var/lib/kubelet/", "rootfs/var/lib/etcd/", "rootfs/etc/cni/net.d/"} {
+		if h, ok := entries[dir]; !ok || h.Typeflag != tar.TypeDir {
+			t.Errorf("missing directory %s", dir)
+		}
+	}
+	// COPY would replace the base's merged-/usr symlinks with directories.
+	for name := range entries {
+		for _, top := range []string{"bin", "sbin", "lib", "lib64"} {
+			if name == "rootfs/"+top+"/" || strings.HasPrefix(name, "rootfs/"+top+"/") {
+				t.Errorf("%s would replace the /%s symlink of the base", name, top)
+			}
+		}
+	}
+}
+
+func TestContextDigestFollowsContent(t *testing.T) {
+	digest := func(node string) string {
+		bins := fakeBinaries(t, node)
+		archives, err := writeArchives(t.TempDir(), bins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := contextDigest(contextFiles("kindish/node-base:0123456789ab", bins, archives))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if digest("node v1") != digest("node v1") {
+		t.Error("same binaries, different context digests")
+	}
+	if digest("node v1") == digest("node v2") {
+		t.Error("a changed binary kept the context digest")
+	}
+}
+
+// fakeDocker records calls and answers like an engine that has the images
+// in its map.
+type fakeDocker struct {
+	images  map[string]image.InspectResponse
+	builds  int
+	imports int
+	removed []string
+	context map[string]*tar.Header
+	t       *testing.T
+}
+
+func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if img, ok := f.images[ref]; ok {
+		return img, nil
+	}
+	return image.InspectResponse{}, notFound{}
+}
+
+func (f *fakeDocker) ImageImport(context.Context, image.ImportSource, string, image.ImportOptions) (io.ReadCloser, error) {
+	f.imports++
+	return nil, errors.New("import not expected")
+}
+
+func (f *fakeDocker) ImageBuild(_ context.Context, r io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+	f.builds++
+	f.context = readContext(f.t, r)
+	if opts.Version != build.BuilderV1 {
+		f.t.Errorf("builder %q, want the classic builder", opts.Version)
+	}
+	id := "sha256:new"
+	f.images[opts.Tags[0]] = image.InspectResponse{ID: id, Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Labels: opts.Labels}}}
+	f.images[id] = f.images[opts.Tags[0]]
+	stream := `{"stream":"Step 1/6 : FROM base\n"}` + "\n" + `{"aux":{"ID":"` + id + `"}}` + "\n"
+	return build.ImageBuildResponse{Body: io.NopCloser(strings.NewReader(stream))}, nil
+}
+
+func (f *fakeDocker) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	f.removed = append(f.removed, ref)
+	return nil, nil
+}
+
+type notFound struct{}
+
+func (notFound) Error() string { return "No such image" }
+func (notFound) NotFound()     {}
+
+func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
+	bins := fakeBinaries(t, "node")
+	docker := &fakeDocker{t: t, images: map[string]image.InspectResponse{
+		BaseImage("http://mirror.invalid/debian"): {ID: "sha256:base"},
+		images.NodeImage():                        {ID: "sha256:old", Config: &dockerspec.DockerOCIImageConfig{}},
+	}}
+	opts := Options{
+		BinDir:  filepath.Dir(bins.node),
+		Docker:  docker,
+		Mirror:  "http://mirror.invalid/debian",
+		TempDir: t.TempDir(),
+	}
+
+	if err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if docker.imports != 0 {
+		t.Error("the base was rebuilt although it exists")
+	}
+	if docker.builds != 1 {
+		t.Fatalf("%d docker builds, want 1", docker.builds)
+	}
+	if _, ok := docker.context["rootfs/usr/sbin/init"]; !ok {
+		t.Error("the build context lacks rootfs/usr/sbin/init")
+	}
+	if len(docker.removed) != 1 || docker.removed[0] != "sha256:old" {
+		t.Errorf("removed %v, want the replaced image sha256:old", docker.removed)
+	}
+
+	// Nothing changed: the second build sends nothing to Docker.
+	if err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if docker.builds != 1 {
+		t.Errorf("an unchanged build ran docker build again")
+	}
+
+	// A new binary is a new image.
+	if err := os.WriteFile(bins.node, []byte("node v2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Build(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if docker.builds != 2 {
+		t.Errorf("a changed binary did not rebuild the image")
+	}
+	entries, _ := os.ReadDir(opts.TempDir)
+	if len(entries) != 0 {
+		t.Errorf("scratch files left in %s: %v", opts.TempDir, entries)
+	}
+}
+
+// A failing debootstrap explains itself: the command line, the tail of its
+// output and where the whole log is; and the scratch root is gone.
+func TestBaseBuildFailureKeepsCommandAndOutput(t *testing.T) {
+	fakeBin := t.TempDir()
+	script := "#!/bin/sh\necho 'I: Retrieving InRelease'\necho 'E: Failed getting release file' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(fakeBin, "debootstrap"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fakeBin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	bins := fakeBinaries(t, "node")
+	tmp := t.TempDir()
+	docker := &fakeDocker{t: t, images: map[string]image.InspectResponse{}}
+	err := Build(context.Background(), Options{
+		BinDir: filepath.Dir(bins.node), Docker: docker, Mirror: "http://mirror.invalid/debian", TempDir: tmp,
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var cmdErr *CommandError
+	if !errors.As(err, &cmdErr) {
+		t.Fatalf("error %v is not a CommandError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"debootstrap --variant=minbase --include=ca-certificates,conntrack,containerd,",
+		"bookworm", "http://mirror.invalid/debian",
+		"E: Failed getting release file",
+		cmdErr.LogFile,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if _, err := os.Stat(cmdErr.LogFile); err != nil {
+		t.Errorf("the log named in the error is gone: %v", err)
+	}
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		if e.Name() != filepath.Base(cmdErr.LogFile) {
+			t.Errorf("left behind in the scratch directory: %s", e.Name())
+		}
+	}
+	if docker.builds != 0 {
+		t.Error("docker build ran after the base failed")
+	}
+}
+
+func TestBuildNeedsSourceOrBinaries(t *testing.T) {
+	if err := Build(context.Background(), Options{Docker: &fakeDocker{t: t}}); err == nil {
+		t.Error("no error without SourceDir or BinDir")
+	}
+	if err := Build(context.Background(), Options{SourceDir: t.TempDir(), Docker: &fakeDocker{t: t}}); err == nil || !strings.Contains(err.Error(), "go.mod") {
+		t.Errorf("a source directory without go.mod: %v", err)
+	}
+}
+
+func TestImageExists(t *testing.T) {
+	docker := &fakeDocker{t: t, images: map[string]image.InspectResponse{"kindish/node:v1": {}}}
+	for ref, want := range map[string]bool{"kindish/node:v1": true, "kindish/node:v2": false} {
+		got, err := ImageExists(context.Background(), docker, ref)
+		if err != nil || got != want {
+			t.Errorf("ImageExists(%s) = %v, %v; want %v", ref, got, err, want)
+		}
+	}
+}
+
+func TestReadJSONStream(t *testing.T) {
+	var id string
+	err := readJSONStream(strings.NewReader(`{"stream":"Step 1/2 : FROM x\n"}{"aux":{"ID":"sha256:abc"}}`), logDiscard, func(aux json.RawMessage) {
+		id = string(aux)
+	})
+	if err != nil || !strings.Contains(id, "sha256:abc") {
+		t.Errorf("err %v aux %q", err, id)
+	}
+	err = readJSONStream(strings.NewReader(`{"stream":"Step 2/2 : COPY rootfs/ /\n"}{"errorDetail":{"message":"no space left on device"},"error":"no space"}`), logDiscard, nil)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "Step 2/2") {
+		t.Errorf("stream error not reported with its context: %v", err)
+	}
+}
+
+func TestParseMountsUnder(t *testing.T) {
+	mountinfo := `22 1 8:1 / / rw,relatime - ext4 /dev/vda rw
+40 22 0:5 / /var/tmp/kindish-rootfs-1/root/proc rw - proc proc rw
+41 22 0:6 / /var/tmp/kindish-rootfs-1/root/sys rw - sysfs sys rw
+42 22 0:7 / /var/tmp/kindish-rootfs-10/root/proc rw - proc proc rw
+43 22 0:8 / /var/tmp/kindish-rootfs-1/with\040space rw - tmpfs t rw
+`
+	got := parseMountsUnder(mountinfo, "/var/tmp/kindish-rootfs-1")
+	want := []string{"/var/tmp/kindish-rootfs-1/root/proc", "/var/tmp/kindish-rootfs-1/root/sys", "/var/tmp/kindish-rootfs-1/with space"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("mounts %q, want %q", got, want)
+	}
+}
+
+func TestDebootstrapPhases(t *testing.T) {
+	for line, want := range map[string]string{
+		"I: Retrieving libc6 2.36-9+deb12u10":    "retrieving",
+		"I: Configuring containerd...":           "configuring",
+		"I: Base system installed successfully.": "",
+		"W: Failure trying to run":               "",
+	} {
+		got, ok := debootstrapPhase(line)
+		if got != want || ok != (want != "") {
+			t.Errorf("%q: phase %q %v, want %q", line, got, ok, want)
+		}
+	}
+}
+
+// Cancelling a build stops debootstrap's children too, before the root
+// file system is removed.
+func TestCancelStopsDebootstrapAndItsChildren(t *testing.T) {
+	fakeBin := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	script := "#!/bin/sh\nsleep 60 &\necho $! > " + pidFile + "\nwait\n"
+	if err := os.WriteFile(filepath.Join(fakeBin, "debootstrap"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fakeBin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	bins := fakeBinaries(t, "node")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Build(ctx, Options{
+			BinDir: filepath.Dir(bins.node), Docker: &fakeDocker{t: t, images: map[string]image.InspectResponse{}},
+			Mirror: "http://mirror.invalid/debian", TempDir: t.TempDir(),
+		})
+	}()
+	var pid int
+	deadline := time.Now().Add(5 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 1 {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatal("fake debootstrap did not start")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("cancelled build succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("build did not return after cancellation")
+	}
+	// Signal 0 probes for existence; the killed child may linger briefly as
+	// a zombie of init, which /proc shows as state Z.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("debootstrap's child %d survived the cancellation", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
