@@ -32,8 +32,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) error {
 		return err
 	}
 	path := kubeconfig.Path(opts.KubeconfigPath)
-	m.status.Start(fmt.Sprintf("Creating cluster %q", cfg.Name))
-	m.status.End(true)
+	m.status.Info(fmt.Sprintf("Creating cluster %q ...", cfg.Name))
 	err = create.Run(ctx, m.provider, m.log, m.status, create.Options{
 		Config:         cfg,
 		Retain:         opts.Retain,
@@ -45,8 +44,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) error {
 		return err
 	}
 	m.log.Info("kubeconfig written", "path", path)
-	m.status.Start(fmt.Sprintf("Set kubectl context to %q", kubeconfig.ContextName(cfg.Name)))
-	m.status.End(true)
+	m.status.Info(fmt.Sprintf("Set kubectl context to %q", kubeconfig.ContextName(cfg.Name)))
 	return nil
 }
 

@@ -18,6 +18,9 @@ import (
 	. "github.com/onsi/gomega"
 )
 
+// nodeImage is the image clusters run by default.
+const nodeImage = "kindish/node:v0.1.0"
+
 var (
 	kindishBin string
 	// kubeconfigPath keeps the suite's contexts out of the user's own file.
@@ -34,6 +37,12 @@ func setUpEnvironment() {
 		build := exec.Command("go", "build", "-o", kindishBin, "../cmd/kindish")
 		out, err := build.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "go build kindish: %s", out)
+	}
+	// A node image left from an earlier build may predate this source tree:
+	// rebuild it (a no-op when nothing changed). A missing one is left for
+	// `create cluster` to build, which is what a new user sees.
+	if _, _, code := run(nil, "docker", "image", "inspect", nodeImage); code == 0 {
+		mustKindish("build", "node-image")
 	}
 	kubeconfigPath = filepath.Join(outputDir(), "e2e-kubeconfig")
 	Expect(os.MkdirAll(outputDir(), 0o755)).To(Succeed())

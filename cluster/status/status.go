@@ -55,6 +55,18 @@ func (p *Printer) Start(msg string) {
 	go p.spin(msg, p.stop, p.done)
 }
 
+// Info prints a line that is not a step, such as a command's heading or its
+// closing advice. A running step is ended as successful first.
+func (p *Printer) Info(line string) {
+	if p == nil {
+		return
+	}
+	p.End(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintln(p.w, line)
+}
+
 // End finishes the current step with ✓ (ok) or ✗. Without a step it does
 // nothing, so callers can End in a deferred cleanup unconditionally.
 func (p *Printer) End(ok bool) {

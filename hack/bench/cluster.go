@@ -47,7 +47,7 @@ func (b *bench) nodeImage(ctx context.Context, cold bool) error {
 		warm = append(warm, secs)
 	}
 	b.add(Figure{Name: "node image build, warm", Unit: "s", Samples: warm, Target: "≤ 5 s"})
-	size, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Size}}", "kindish/node:0.1.0").Output()
+	size, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Size}}", "kindish/node:v0.1.0").Output()
 	if err == nil {
 		var bytes float64
 		fmt.Sscan(strings.TrimSpace(string(size)), &bytes)

@@ -31,12 +31,14 @@ var explicitCaps = []string{
 // CreateNode creates the container, copies the node's files in while it is
 // still stopped (one round trip, and PID 1 finds them at boot), and starts it.
 func (p *Provider) CreateNode(ctx context.Context, spec provider.NodeSpec) error {
+	p.loadPrivilegedRefusal(ctx)
 	if !p.privilegedRefused.Load() {
 		err := p.createAndStart(ctx, spec, true)
 		if err == nil || !isPrivilegedRefusal(err) {
 			return err
 		}
 		p.privilegedRefused.Store(true)
+		p.rememberPrivilegedRefusal()
 		p.log.Info("the Docker daemon refused --privileged; using an explicit capability set", "node", spec.Name, "error", err)
 		if err := p.remove(ctx, spec.Name); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/docker/docker/client"
@@ -23,6 +24,8 @@ type Provider struct {
 	// privilegedRefused remembers that this daemon refused --privileged, so
 	// that later nodes go straight to the explicit capability set.
 	privilegedRefused atomic.Bool
+	refusalOnce       sync.Once
+	refusalFile       string
 }
 
 var _ provider.Provider = (*Provider)(nil)
