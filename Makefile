@@ -37,7 +37,7 @@ unit:
 
 e2e: setup build
 	mkdir -p $(OUTPUT)
-	KINDISH=$(KINDISH) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/ \
+	KINDISH=$(KINDISH) $(GO) test -v -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/ \
 		-ginkgo.v -ginkgo.no-color \
 		-ginkgo.junit-report=$(OUTPUT)/junit.xml \
 		$(if $(FOCUS),-ginkgo.label-filter='$(FOCUS)')

@@ -16,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // nodeImage is the image clusters run by default.
@@ -152,4 +153,17 @@ func sanitize(s string) string {
 		s = s[:80]
 	}
 	return s
+}
+
+// kubeconfigContexts lists the contexts in the suite's kubeconfig file.
+func kubeconfigContexts() []string {
+	cfg, err := clientcmd.LoadFromFile(kubeconfigPath)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for name := range cfg.Contexts {
+		names = append(names, name)
+	}
+	return names
 }
