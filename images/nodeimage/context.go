@@ -16,6 +16,7 @@ import (
 	"github.com/kindish/kindish/cluster/version"
 	"github.com/kindish/kindish/images"
 	"github.com/kindish/kindish/images/archive"
+	"github.com/kindish/kindish/nodeagent/criclient"
 )
 
 // archivePaths are the host paths of the written image archives.
@@ -55,7 +56,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 // /bin, /sbin and /lib are spelled with their merged-/usr targets: copying a
 // directory named sbin would replace the base's /sbin symlink.
 func rootfsFiles(bins binaries, archives archivePaths) []archive.File {
-	return []archive.File{
+	files := []archive.File{
 		archive.HostFile(images.NodeBinary, bins.node, 0o755),
 		// PID 1 and the kubelet are kindish-node under other names.
 		archive.Symlink("/usr/sbin/init", images.NodeBinary),
@@ -69,6 +70,13 @@ func rootfsFiles(bins binaries, archives archivePaths) []archive.File {
 		archive.Dir("/var/lib/kubelet", 0o755),
 		archive.Dir("/var/lib/etcd", 0o700),
 	}
+	// Every component under its own name in the node too, so that one can
+	// be run by hand (`docker exec node etcd --help`) for debugging; the
+	// pods run them from the component images.
+	for _, c := range images.Components() {
+		files = append(files, archive.Symlink("/usr/local/bin/"+c.Name, images.NodeBinary))
+	}
+	return append(files, archive.Symlink("/usr/local/bin/"+criclient.CommandName, images.NodeBinary))
 }
 
 // dockerfile turns the base into the node image.
