@@ -5,8 +5,11 @@
 package registry
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Resource describes one served resource, such as pods in core/v1.
@@ -33,6 +36,49 @@ type Resource struct {
 	// list.
 	New     func() runtime.Object
 	NewList func() runtime.Object
+
+	// Strategy says how objects of the resource are created and changed.
+	Strategy Strategy
+}
+
+// Strategy is a resource's behaviour beyond storing what it is sent. Every
+// hook is optional; the zero Strategy stores objects as they come.
+type Strategy struct {
+	// StatusSplit resources keep spec and status apart: writes to the
+	// resource ignore status, writes to the status subresource ignore
+	// everything else, as upstream.
+	StatusSplit bool
+	// Generation resources count spec changes in metadata.generation.
+	Generation bool
+
+	// Defaults fills unset fields as upstream's defaulting does.
+	Defaults func(obj runtime.Object)
+	// PrepareForCreate resets what a client may not set on create (status
+	// of a new pod, for instance).
+	PrepareForCreate func(obj runtime.Object)
+	// PrepareForUpdate carries over from old what a client may not change.
+	PrepareForUpdate func(obj, old runtime.Object)
+	// Validate and ValidateUpdate return every problem, with field paths.
+	Validate       func(obj runtime.Object) field.ErrorList
+	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// GracePeriod says how long a deletion waits for the object to go (a
+	// pod's containers to stop), given the client's request; graceful
+	// false deletes at once. nil: every deletion is immediate.
+	GracePeriod func(obj runtime.Object, requested *int64) (seconds int64, graceful bool)
+	// AllowCreateOnUpdate lets PUT create a missing object.
+	AllowCreateOnUpdate bool
+	// SelectableFields are the fields besides metadata.name and
+	// metadata.namespace that field selectors may use.
+	SelectableFields func(obj runtime.Object) fields.Set
+	// Table gives `kubectl get` its columns; nil means NAME and AGE.
+	Table *TableConvertor
+}
+
+// TableConvertor renders objects as the rows of a metav1.Table.
+type TableConvertor struct {
+	Columns []metav1.TableColumnDefinition
+	// Cells returns one row's cells, in Columns' order.
+	Cells func(obj runtime.Object) ([]any, error)
 }
 
 // Subresource is a part of a resource served on its own path, like
