@@ -22,7 +22,7 @@ func TestResolve(t *testing.T) {
 		{name: "link name with arguments", argv: []string{"init", "-log-dir", "/tmp"}, want: "init", wantArgs: []string{"-log-dir", "/tmp"}},
 		{name: "first argument names the component", argv: []string{"/usr/local/bin/kindish-node", "init", "--help"}, want: "init", wantArgs: []string{"--help"}},
 		{name: "no component named", argv: []string{"kindish-node"}, wantErr: "no component named"},
-		{name: "unknown link name lists the known ones", argv: []string{"/usr/bin/frobnicate"}, wantErr: `unknown component "frobnicate" (known: init, kindish-cri)`},
+		{name: "unknown link name lists the known ones", argv: []string{"/usr/bin/frobnicate"}, wantErr: `unknown component "frobnicate" (known: etcd, init, kindish-cri)`},
 		{name: "unknown first argument", argv: []string{"kindish-node", "etcdd"}, wantErr: `unknown component "etcdd"`},
 	}
 	for _, tt := range tests {
@@ -56,8 +56,8 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{name: "component succeeds", argv: []string{"fake-ok"}, wantCode: 0},
 		{name: "component fails", argv: []string{"kindish-node", "fake-fails"}, wantCode: 1, wantStderr: "kindish-node fake-fails: boom"},
-		{name: "unknown component", argv: []string{"kube-frobnicator"}, wantCode: 2, wantStderr: "known: fake-fails, fake-ok, init"},
-		{name: "help", argv: []string{"kindish-node", "--help"}, wantCode: 0, wantStderr: "components: fake-fails, fake-ok, init"},
+		{name: "unknown component", argv: []string{"kube-frobnicator"}, wantCode: 2, wantStderr: "known: etcd, fake-fails, fake-ok, init"},
+		{name: "help", argv: []string{"kindish-node", "--help"}, wantCode: 0, wantStderr: "components: etcd, fake-fails, fake-ok, init"},
 		// The flag package reports these itself, on os.Stderr.
 		{name: "component help", argv: []string{"kindish-node", "init", "-h"}, wantCode: 0},
 		{name: "unknown flag", argv: []string{"/sbin/init", "-frobnicate"}, wantCode: 2},

@@ -74,7 +74,9 @@ type Strategy struct {
 	Table *TableConvertor
 }
 
-// TableConvertor renders objects as the rows of a metav1.Table.
+// TableConvertor renders objects as the rows of a metav1.Table. The server
+// puts the object's name first unless a column has Format "name", in which
+// case the convertor's cells carry the name where that column is.
 type TableConvertor struct {
 	Columns []metav1.TableColumnDefinition
 	// Cells returns one row's cells, in Columns' order.

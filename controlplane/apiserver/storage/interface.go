@@ -33,9 +33,18 @@ type Interface interface {
 	// writes the result if nothing changed it in between, retrying tryUpdate
 	// on a concurrent change. An unchanged result is not written. dest
 	// receives the stored object.
+	//
+	// If dest already holds the object as this store returned it, with its
+	// resourceVersion, that copy is tried first and saves a read; a stale
+	// copy costs one more round trip, never a lost update. Never pass a
+	// client's object as dest: it would be taken for the stored one.
+	// tryUpdate may be called several times, and may be handed dest
+	// itself.
 	GuaranteedUpdate(ctx context.Context, key string, dest runtime.Object, ignoreNotFound bool, precond *Preconditions, tryUpdate UpdateFunc) error
 	// Delete removes the object if the preconditions and validate accept
-	// the current one; out receives the object as it was.
+	// the current one; out receives the object as it was. As with
+	// GuaranteedUpdate, an out that already holds the object with a
+	// resourceVersion is checked first and saves a read.
 	Delete(ctx context.Context, key string, out runtime.Object, precond *Preconditions, validate ValidateDeletion) error
 	// Watch streams changes under key (one object) or prefix (trailing "/")
 	// after opts.ResourceVersion ("" or "0": the current state first, as
@@ -73,7 +82,9 @@ type ListOptions struct {
 	ResourceVersion      string
 	ResourceVersionMatch metav1.ResourceVersionMatch
 	Predicate            SelectionPredicate
-	// ProgressNotify asks for bookmark events on watches.
+	// ProgressNotify asks for bookmark events on watches. They come from
+	// etcd's progress notifications, as often as its
+	// --watch-progress-notify-interval says (kubeadm sets 5s).
 	ProgressNotify bool
 	// SendInitialEvents, on watches, streams the current state first and
 	// ends it with a bookmark carrying the k8s.io/initial-events-end
@@ -86,7 +97,8 @@ type SelectionPredicate struct {
 	Label labels.Selector
 	Field fields.Selector
 	// GetAttrs returns the object's labels and the fields its resource
-	// supports in field selectors (metadata.name, spec.nodeName, ...).
+	// supports in field selectors (metadata.name, spec.nodeName, ...). Nil
+	// is DefaultAttrs. Lists call it from several goroutines at once.
 	GetAttrs func(obj runtime.Object) (labels.Set, fields.Set, error)
 	// Limit caps a list's length (0: no cap); Continue resumes a paged list.
 	Limit    int64

@@ -1,0 +1,39 @@
+package apiserver
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kindish/kindish/controlplane/apiserver/admission"
+	"github.com/kindish/kindish/controlplane/apiserver/rest"
+	"github.com/kindish/kindish/controlplane/apiserver/storage"
+)
+
+// admissionChain is the server's admission plugins, in upstream's order.
+func (s *Server) admissionChain(cfg Config) rest.Admission {
+	namespaces := s.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
+	services := s.stores[corev1.SchemeGroupVersion.WithResource("services")]
+	return admission.Chain(
+		admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+			ns := &corev1.Namespace{}
+			if err := namespaces.Get(ctx, "/registry/namespaces/"+name, storage.GetOptions{}, ns); err != nil {
+				return nil, storage.ToAPIError(err, corev1.Resource("namespaces"), name)
+			}
+			return ns, nil
+		}},
+		admission.ServiceAccount{},
+		admission.DefaultTolerationSeconds{},
+		admission.ServiceIPs{
+			Store:    services,
+			CIDR:     cfg.ServiceCIDR,
+			PortBase: 30000,
+			PortSize: 2768,
+			ServiceExists: func(ctx context.Context, namespace, name, uid string) (bool, error) {
+				svc := &corev1.Service{}
+				err := services.Get(ctx, "/registry/services/"+namespace+"/"+name, storage.GetOptions{IgnoreNotFound: true}, svc)
+				return err == nil && svc.Name != "" && string(svc.UID) == uid, err
+			},
+		},
+	)
+}

@@ -1,0 +1,210 @@
+// Package apiserver is kindish's kube-apiserver: the Kubernetes REST API
+// over etcd, for the real kubectl and client-go. The resources are the
+// registry's table; each is served by a rest.Handler on storage.Interface.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+
+	kversion "github.com/kindish/kindish/cluster/version"
+	"github.com/kindish/kindish/controlplane/apiserver/discovery"
+	"github.com/kindish/kindish/controlplane/apiserver/openapi"
+	"github.com/kindish/kindish/controlplane/apiserver/registry"
+	"github.com/kindish/kindish/controlplane/apiserver/request"
+	"github.com/kindish/kindish/controlplane/apiserver/rest"
+	"github.com/kindish/kindish/controlplane/apiserver/storage"
+	"github.com/kindish/kindish/controlplane/apiserver/strategy"
+)
+
+// Server is the API server's HTTP handler.
+type Server struct {
+	log      *slog.Logger
+	etcd     *clientv3.Client
+	handlers map[schema.GroupVersionResource]*rest.Handler
+	stores   map[schema.GroupVersionResource]storage.Interface
+	mux      *http.ServeMux
+}
+
+// Config builds a Server.
+type Config struct {
+	// Etcd is the connection to etcd; the server is its only client.
+	Etcd *clientv3.Client
+	// Resources to serve; nil serves strategy.Resources().
+	Resources []registry.Resource
+	// ServiceCIDR is where ClusterIPs come from (10.96.0.0/16 by default).
+	ServiceCIDR netip.Prefix
+	// ServerAddress is advertised in discovery (host:port).
+	ServerAddress string
+	Log           *slog.Logger
+}
+
+// New builds the server: a store and a handler per resource, the
+// admission chain, discovery and OpenAPI.
+func New(cfg Config) (*Server, error) {
+	if cfg.Resources == nil {
+		cfg.Resources = strategy.Resources()
+	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = netip.MustParsePrefix("10.96.0.0/16")
+	}
+	s := &Server{
+		log:      cfg.Log,
+		etcd:     cfg.Etcd,
+		handlers: map[schema.GroupVersionResource]*rest.Handler{},
+		stores:   map[schema.GroupVersionResource]storage.Interface{},
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for i := range cfg.Resources {
+		r := &cfg.Resources[i]
+		s.stores[r.GroupVersionResource()] = storage.New(cfg.Etcd, nil, storage.WithNewFunc(r.New))
+	}
+	admit := s.admissionChain(cfg)
+	for i := range cfg.Resources {
+		r := &cfg.Resources[i]
+		s.handlers[r.GroupVersionResource()] = &rest.Handler{Resource: r, Store: s.stores[r.GroupVersionResource()], Admit: admit}
+	}
+
+	disc, err := discovery.Build(cfg.Resources, cfg.ServerAddress)
+	if err != nil {
+		return nil, fmt.Errorf("build discovery: %w", err)
+	}
+	oapi, err := openapi.Build(cfg.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("build openapi: %w", err)
+	}
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		s.mux.HandleFunc(p, s.health)
+		s.mux.HandleFunc(p+"/", s.health)
+	}
+	s.mux.HandleFunc("/version", s.version)
+	s.mux.HandleFunc("/version/", s.version)
+	s.mux.Handle("/openapi/", oapi)
+	s.mux.HandleFunc("/api", disc.ServeHTTP)
+	s.mux.HandleFunc("/apis", disc.ServeHTTP)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
+	s.mux.HandleFunc("/apis/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
+	return s, nil
+}
+
+// ready checks that etcd answers.
+func (s *Server) ready(ctx context.Context) error {
+	_, err := s.etcd.Get(ctx, "health", clientv3.WithCountOnly())
+	return err
+}
+
+// Mount adds a handler for a path that is not a resource (discovery,
+// OpenAPI, metrics).
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP answers a request. A panic in a handler becomes a 500 for that
+// request; the server stays up.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			rest.WriteError(w, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) resource(w http.ResponseWriter, r *http.Request, disc http.Handler) {
+	if discovery.IsDiscoveryPath(r.URL.Path) {
+		disc.ServeHTTP(w, r)
+		return
+	}
+	info, err := request.Parse(r)
+	if err != nil {
+		rest.WriteError(w, apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	if !info.IsResourceRequest {
+		rest.WriteError(w, apierrors.NewNotFound(schema.GroupResource{}, info.Path))
+		return
+	}
+	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
+	h, ok := s.handlers[gvr]
+	if !ok {
+		rest.WriteError(w, notFoundPath(r.URL.Path))
+		return
+	}
+	h.ServeHTTP(w, r, info)
+}
+
+// notFoundPath is upstream's answer for a path nothing serves.
+func notFoundPath(string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status:  metav1.StatusFailure,
+		Message: "the server could not find the requested resource",
+		Reason:  metav1.StatusReasonNotFound,
+		Details: &metav1.StatusDetails{},
+		Code:    http.StatusNotFound,
+	}}
+}
+
+// health answers /healthz, /livez and /readyz (and their per-check
+// sub-paths) in upstream's plain-text form. /readyz also checks etcd.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	checkEtcd := strings.HasPrefix(r.URL.Path, "/readyz") || strings.HasPrefix(r.URL.Path, "/healthz")
+	var failure error
+	if checkEtcd {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		failure = s.ready(ctx)
+		cancel()
+	}
+	verbose := r.URL.Query().Has("verbose")
+	if failure != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "[-]etcd failed: reason withheld\n")
+		fmt.Fprintf(w, "%s check failed\n", strings.Trim(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0], "/"))
+		s.log.Warn("health check failed", "path", r.URL.Path, "error", failure)
+		return
+	}
+	if verbose {
+		fmt.Fprintf(w, "[+]ping ok\n[+]etcd ok\n%s check passed\n", strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0])
+		return
+	}
+	fmt.Fprint(w, "ok")
+}
+
+// version answers /version as upstream, with the Kubernetes version kindish
+// speaks.
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	v := kversion.KubernetesVersion
+	major, minor := "1", ""
+	if parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3); len(parts) >= 2 {
+		major, minor = parts[0], parts[1]
+	}
+	rest.WriteJSON(w, http.StatusOK, &version.Info{
+		Major:        major,
+		Minor:        minor,
+		GitVersion:   v,
+		GitTreeState: "clean",
+		BuildDate:    "",
+		GoVersion:    runtime.Version(),
+		Compiler:     runtime.Compiler,
+		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
+	})
+}

@@ -1,0 +1,334 @@
+package apiserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kindish/kindish/controlplane/apiserver/apiservertest"
+)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func configMap(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "web"}}, Data: map[string]string{"k": "v"}}
+}
+
+func TestConfigMapCRUDWithClientGo(t *testing.T) {
+	env := apiservertest.Start(t)
+	cms := env.Client.CoreV1().ConfigMaps("default")
+	created, err := cms.Create(ctx(t), configMap("a"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.UID == "" || created.ResourceVersion == "" || created.CreationTimestamp.IsZero() {
+		t.Fatalf("server-owned metadata missing: %+v", created.ObjectMeta)
+	}
+	if _, err := cms.Create(ctx(t), configMap("a"), metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create: want AlreadyExists, got %v", err)
+	}
+	got, err := cms.Get(ctx(t), "a", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" || got.ResourceVersion != created.ResourceVersion {
+		t.Fatalf("get: %v %+v", err, got)
+	}
+
+	got.Data["k"] = "v2"
+	updated, err := cms.Update(ctx(t), got, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.ResourceVersion == got.ResourceVersion || updated.UID != created.UID {
+		t.Fatalf("update did not bump the version or changed the UID: %+v", updated.ObjectMeta)
+	}
+	// The stale copy now conflicts, with upstream's message.
+	got.Data["k"] = "stale"
+	_, err = cms.Update(ctx(t), got, metav1.UpdateOptions{})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "the object has been modified; please apply your changes to the latest version and try again") {
+		t.Fatalf("stale update: want Conflict, got %v", err)
+	}
+
+	if err := cms.Delete(ctx(t), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Get(ctx(t), "a", metav1.GetOptions{}); !apierrors.IsNotFound(err) || err.Error() != `configmaps "a" not found` {
+		t.Fatalf("get after delete: want NotFound, got %v", err)
+	}
+}
+
+func TestCreateInAMissingNamespaceIsNotFound(t *testing.T) {
+	env := apiservertest.Start(t)
+	_, err := env.Client.CoreV1().ConfigMaps("nope").Create(ctx(t), configMap("a"), metav1.CreateOptions{})
+	if !apierrors.IsNotFound(err) || err.Error() != `namespaces "nope" not found` {
+		t.Fatalf("want namespaces \"nope\" not found, got %v", err)
+	}
+}
+
+func TestGenerateName(t *testing.T) {
+	env := apiservertest.Start(t)
+	cm := configMap("")
+	cm.GenerateName = "web-"
+	created, err := env.Client.CoreV1().ConfigMaps("default").Create(ctx(t), cm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(created.Name, "web-") || len(created.Name) != len("web-")+5 {
+		t.Fatalf("generated name %q", created.Name)
+	}
+}
+
+func TestListPagingAndSelectors(t *testing.T) {
+	env := apiservertest.Start(t)
+	cms := env.Client.CoreV1().ConfigMaps("default")
+	for i := range 25 {
+		cm := configMap(fmt.Sprintf("cm-%02d", i))
+		if i%2 == 1 {
+			cm.Labels["app"] = "db"
+		}
+		if _, err := cms.Create(ctx(t), cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	opts := metav1.ListOptions{Limit: 10}
+	for {
+		page, err := cms.List(ctx(t), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 10 {
+			t.Fatalf("page of %d items with limit 10", len(page.Items))
+		}
+		for _, cm := range page.Items {
+			names = append(names, cm.Name)
+		}
+		if page.Continue == "" {
+			break
+		}
+		opts.Continue = page.Continue
+	}
+	if len(names) != 25 || names[0] != "cm-00" || names[24] != "cm-24" {
+		t.Fatalf("paged list: %v", names)
+	}
+	db, err := cms.List(ctx(t), metav1.ListOptions{LabelSelector: "app=db"})
+	if err != nil || len(db.Items) != 12 {
+		t.Fatalf("label selector: %v, %d items", err, len(db.Items))
+	}
+	one, err := cms.List(ctx(t), metav1.ListOptions{FieldSelector: "metadata.name=cm-07"})
+	if err != nil || len(one.Items) != 1 || one.Items[0].Name != "cm-07" {
+		t.Fatalf("field selector: %v %v", err, one)
+	}
+	_, err = cms.List(ctx(t), metav1.ListOptions{FieldSelector: "spec.nodeName=x"})
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "field label not supported: spec.nodeName") {
+		t.Fatalf("unsupported field selector: %v", err)
+	}
+}
+
+func TestPatchTypes(t *testing.T) {
+	env := apiservertest.Start(t)
+	pods := env.Client.CoreV1().Pods("default")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "a", Image: "busybox:1"},
+			{Name: "b", Image: "nginx:1"},
+		}},
+	}
+	if _, err := pods.Create(ctx(t), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Strategic merge patch merges containers by name.
+	p, err := pods.Patch(ctx(t), "p", types.StrategicMergePatchType, []byte(`{"spec":{"containers":[{"name":"b","image":"nginx:2"}]}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.Containers) != 2 || p.Spec.Containers[0].Image != "busybox:1" || p.Spec.Containers[1].Image != "nginx:2" {
+		t.Fatalf("strategic merge: %+v", p.Spec.Containers)
+	}
+	p, err = pods.Patch(ctx(t), "p", types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"1"}}}`), metav1.PatchOptions{})
+	if err != nil || p.Labels["x"] != "1" {
+		t.Fatalf("merge patch: %v %v", err, p.Labels)
+	}
+	p, err = pods.Patch(ctx(t), "p", types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/containers/0/image","value":"busybox:2"}]`), metav1.PatchOptions{})
+	if err != nil || p.Spec.Containers[0].Image != "busybox:2" {
+		t.Fatalf("json patch: %v %+v", err, p.Spec.Containers)
+	}
+	_, err = pods.Patch(ctx(t), "missing", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("patch of a missing pod: %v", err)
+	}
+}
+
+func TestInformerSeesChangesAcrossAWatchRestart(t *testing.T) {
+	env := apiservertest.Start(t)
+	factory := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace("default"))
+	informer := factory.Core().V1().ConfigMaps().Informer()
+	var mu sync.Mutex
+	seen := map[string]string{}
+	informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) { mu.Lock(); seen[o.(*corev1.ConfigMap).Name] = "added"; mu.Unlock() },
+		UpdateFunc: func(_, o any) {
+			mu.Lock()
+			seen[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap).Data["k"]
+			mu.Unlock()
+		},
+		DeleteFunc: func(o any) {
+			if cm, ok := o.(*corev1.ConfigMap); ok {
+				mu.Lock()
+				seen[cm.Name] = "deleted"
+				mu.Unlock()
+			}
+		},
+	})
+	stop := make(chan struct{})
+	defer close(stop)
+	factory.Start(stop)
+	if !cache.WaitForCacheSync(stop, informer.HasSynced) {
+		t.Fatal("informer never synced")
+	}
+	cms := env.Client.CoreV1().ConfigMaps("default")
+	for _, name := range []string{"x", "y"} {
+		if _, err := cms.Create(ctx(t), configMap(name), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, err := cms.Get(ctx(t), "x", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Data["k"] = "changed"
+	if _, err := cms.Update(ctx(t), cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx(t), "y", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx(t), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen["x"] == "changed" && seen["y"] == "deleted", nil
+	})
+	if err != nil {
+		mu.Lock()
+		t.Fatalf("informer saw %v", seen)
+	}
+}
+
+func TestBadInputIsRefusedWithUpstreamStatuses(t *testing.T) {
+	env := apiservertest.Start(t)
+	post := func(path, contentType, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, env.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := new(strings.Builder)
+		_, _ = fmt.Fprint(buf, readAll(resp))
+		return resp.StatusCode, buf.String()
+	}
+	cases := []struct {
+		name, path, body string
+		code             int
+		message          string
+	}{
+		{"malformed JSON", "/api/v1/namespaces/default/configmaps", `{"metadata":`, 400, "cannot be handled as a ConfigMap"},
+		{"wrong kind", "/api/v1/namespaces/default/configmaps", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}`, 400, `no kind "Secret" is registered`},
+		{"unknown field under Strict", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", `{"metadata":{"name":"x"},"dataa":{}}`, 400, `strict decoding error: unknown field "dataa"`},
+		{"invalid name", "/api/v1/namespaces/default/configmaps", `{"metadata":{"name":"Bad_Name"}}`, 422, `ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"`},
+		{"missing name", "/api/v1/namespaces/default/configmaps", `{"metadata":{}}`, 422, "metadata.name: Required value: name or generateName is required"},
+		{"oversized body", "/api/v1/namespaces/default/configmaps", `{"metadata":{"name":"big"},"data":{"k":"` + strings.Repeat("x", 4<<20) + `"}}`, 413, "limit is 3145728"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(tc.path, "application/json", tc.body)
+			var status metav1.Status
+			if err := json.Unmarshal([]byte(body), &status); err != nil || status.Kind != "Status" {
+				t.Fatalf("not a Status (%v): %s", err, body)
+			}
+			if code != tc.code || int(status.Code) != tc.code || !strings.Contains(status.Message, tc.message) {
+				t.Fatalf("got %d %q\nwant %d containing %q", code, status.Message, tc.code, tc.message)
+			}
+		})
+	}
+	list, err := env.Client.CoreV1().ConfigMaps("default").List(ctx(t), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 0 {
+		t.Fatalf("bad input stored something: %v %d", err, len(list.Items))
+	}
+}
+
+func TestFinalizersHoldDeletionUntilRemoved(t *testing.T) {
+	env := apiservertest.Start(t)
+	cms := env.Client.CoreV1().ConfigMaps("default")
+	cm := configMap("held")
+	cm.Finalizers = []string{"example.com/hold"}
+	if _, err := cms.Create(ctx(t), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx(t), "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cms.Get(ctx(t), "held", metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp == nil {
+		t.Fatalf("a finalized object must stay, marked deleted: %v %+v", err, got)
+	}
+	got.Finalizers = nil
+	if _, err := cms.Update(ctx(t), got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Get(ctx(t), "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("removing the last finalizer must delete it: %v", err)
+	}
+}
+
+func TestServicesGetUniqueClusterIPs(t *testing.T) {
+	env := apiservertest.Start(t)
+	svcs := env.Client.CoreV1().Services("default")
+	seen := map[string]bool{}
+	for i := range 5 {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s%d", i)},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80}}},
+		}
+		got, err := svcs.Create(ctx(t), svc, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[got.Spec.ClusterIP] || !strings.HasPrefix(got.Spec.ClusterIP, "10.96.") {
+			t.Fatalf("clusterIP %q reused or out of range", got.Spec.ClusterIP)
+		}
+		seen[got.Spec.ClusterIP] = true
+		if np := got.Spec.Ports[0].NodePort; np < 30000 || np > 32767 {
+			t.Fatalf("nodePort %d", np)
+		}
+	}
+	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "dup"}, Spec: corev1.ServiceSpec{ClusterIP: firstKey(seen), Ports: []corev1.ServicePort{{Port: 80}}}}
+	_, err := svcs.Create(ctx(t), taken, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "provided IP is already allocated") {
+		t.Fatalf("duplicate clusterIP: %v", err)
+	}
+}
+
+func firstKey(m map[string]bool) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
