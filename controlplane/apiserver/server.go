@@ -15,12 +15,16 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 
 	kversion "github.com/kindish/kindish/cluster/version"
+	"github.com/kindish/kindish/controlplane/apiserver/auth"
+	"github.com/kindish/kindish/controlplane/apiserver/auth/bootstrappolicy"
+	"github.com/kindish/kindish/controlplane/apiserver/auth/rbac"
 	"github.com/kindish/kindish/controlplane/apiserver/discovery"
 	"github.com/kindish/kindish/controlplane/apiserver/openapi"
 	"github.com/kindish/kindish/controlplane/apiserver/registry"
@@ -37,6 +41,11 @@ type Server struct {
 	handlers map[schema.GroupVersionResource]*rest.Handler
 	stores   map[schema.GroupVersionResource]storage.Interface
 	mux      *http.ServeMux
+	// handler is the whole chain: authentication and authorization, then
+	// the mux.
+	handler http.Handler
+	auth    *auth.Auth
+	rbac    *rbac.Store
 }
 
 // Config builds a Server.
@@ -49,7 +58,10 @@ type Config struct {
 	ServiceCIDR netip.Prefix
 	// ServerAddress is advertised in discovery (host:port).
 	ServerAddress string
-	Log           *slog.Logger
+	// Auth configures authentication; it is required: nothing but health
+	// checks is served to anonymous clients.
+	Auth AuthConfig
+	Log  *slog.Logger
 }
 
 // New builds the server: a store and a handler per resource, the
@@ -70,6 +82,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.setUpAuth(cfg.Auth); err != nil {
+		return nil, err
 	}
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]
@@ -100,7 +115,34 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/apis", disc.ServeHTTP)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
 	s.mux.HandleFunc("/apis/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
+	s.handler = s.withAuth(s.mux)
 	return s, nil
+}
+
+// Start bootstraps the cluster's built-in objects and starts what the
+// server keeps in memory (RBAC), returning once it is ready to authorize.
+// It runs until ctx ends.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Bootstrap(ctx); err != nil {
+		return err
+	}
+	if err := s.bootstrapRBAC(ctx, bootstrappolicy.Policy()); err != nil {
+		return err
+	}
+	var synced []chan struct{}
+	for _, resource := range []string{"clusterroles", "clusterrolebindings", "roles", "rolebindings"} {
+		ch := make(chan struct{})
+		synced = append(synced, ch)
+		go s.feed(ctx, rbacv1.SchemeGroupVersion.WithResource(resource), s.rbac, ch)
+	}
+	for _, ch := range synced {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // ready checks that etcd answers.
@@ -125,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rest.WriteError(w, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
 		}
 	}()
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 func (s *Server) resource(w http.ResponseWriter, r *http.Request, disc http.Handler) {

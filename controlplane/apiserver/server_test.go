@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kindish/kindish/controlplane/apiserver/apiservertest"
@@ -232,10 +233,14 @@ func TestInformerSeesChangesAcrossAWatchRestart(t *testing.T) {
 
 func TestBadInputIsRefusedWithUpstreamStatuses(t *testing.T) {
 	env := apiservertest.Start(t)
+	httpClient, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	post := func(path, contentType, body string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, env.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,14 @@
 // Package apiservertest runs kindish's API server in process on an
-// embedded etcd, for tests of the server itself and of its clients
-// (controllers, scheduler, kubelet) without Docker.
+// embedded etcd, with TLS and authentication as in a cluster, for tests of
+// the server itself and of its clients (controllers, scheduler, kubelet)
+// without Docker.
 package apiservertest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -16,37 +20,111 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kindish/kindish/cluster/pki"
 	"github.com/kindish/kindish/controlplane/apiserver"
 )
 
 // Env is a running API server and clients for it.
 type Env struct {
-	URL    string
+	URL string
+	// Config is the cluster admin's (system:masters).
 	Config *rest.Config
 	Client kubernetes.Interface
 	Etcd   *clientv3.Client
 	Server *apiserver.Server
+	PKI    *pki.Bundle
+	ca     *certAuthority
 }
 
 // Start starts etcd and the API server; both stop when the test ends.
 func Start(t testing.TB) *Env {
 	t.Helper()
 	etcd := startEtcd(t)
-	srv, err := apiserver.New(apiserver.Config{Etcd: etcd})
-	if err != nil {
-		t.Fatalf("api server: %v", err)
-	}
-	if err := srv.Bootstrap(context.Background()); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	cfg := &rest.Config{Host: hs.URL, QPS: -1}
-	client, err := kubernetes.NewForConfig(cfg)
+	bundle, err := pki.Generate(pki.Options{Nodes: []pki.Node{{Name: "test-control-plane", IP: net.ParseIP("127.0.0.1"), ControlPlane: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: hs.URL, Config: cfg, Client: client, Etcd: etcd, Server: srv}
+	files, err := bundle.NodeFiles("test-control-plane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Etcd: etcd,
+		Auth: apiserver.AuthConfig{
+			ServiceAccountKey:        files[pki.ServiceAccountKeyPath].Data,
+			ServiceAccountPublicKeys: files[pki.ServiceAccountPublicKeyPath].Data,
+		},
+	})
+	if err != nil {
+		t.Fatalf("api server: %v", err)
+	}
+	// The server's background work (its RBAC feed) lives as long as the test.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("start api server: %v", err)
+	}
+
+	ca, err := parseCA(files[pki.CACertPath].Data, files[pki.CAKeyPath].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := tls.X509KeyPair(files[pki.APIServerCertPath].Data, files[pki.APIServerKeyPath].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	hs := httptest.NewUnstartedServer(srv)
+	hs.TLS = &tls.Config{
+		Certificates: []tls.Certificate{serving},
+		ClientCAs:    pool,
+		// Client certificates are one way to authenticate; tokens are
+		// another, so a certificate is verified when given, not required.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		MinVersion: tls.VersionTLS12,
+	}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+
+	env := &Env{URL: hs.URL, Etcd: etcd, Server: srv, PKI: bundle, ca: ca}
+	certPEM, keyPEM := bundle.AdminClient()
+	env.Config = env.config(certPEM, keyPEM)
+	if env.Client, err = kubernetes.NewForConfig(env.Config); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// config is a client configuration for a certificate.
+func (e *Env) config(certPEM, keyPEM []byte) *rest.Config {
+	return &rest.Config{
+		Host: e.URL,
+		// Tests make bursts of requests; client-side throttling would only
+		// slow them down.
+		QPS: -1,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:     e.PKI.CACert(),
+			CertData:   certPEM,
+			KeyData:    keyPEM,
+			ServerName: "127.0.0.1",
+		},
+	}
+}
+
+// ConfigFor returns a client configuration authenticating as user with
+// groups, by a client certificate from the cluster CA.
+func (e *Env) ConfigFor(t testing.TB, user string, groups ...string) *rest.Config {
+	certPEM, keyPEM, err := e.ca.issueClient(user, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.config(certPEM, keyPEM)
+}
+
+// AnonymousConfig returns a client configuration without credentials.
+func (e *Env) AnonymousConfig() *rest.Config {
+	return &rest.Config{Host: e.URL, QPS: -1, TLSClientConfig: rest.TLSClientConfig{CAData: e.PKI.CACert(), ServerName: "127.0.0.1"}}
 }
 
 func startEtcd(t testing.TB) *clientv3.Client {
@@ -60,6 +138,7 @@ func startEtcd(t testing.TB) *clientv3.Client {
 	cfg.ListenPeerUrls = []url.URL{local}
 	cfg.AdvertisePeerUrls = []url.URL{local}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.WatchProgressNotifyInterval = time.Second
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		t.Fatalf("start etcd: %v", err)

@@ -1,0 +1,94 @@
+package apiserver_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kindish/kindish/controlplane/apiserver/apiservertest"
+)
+
+func TestAnonymousGetsOnlyHealthChecks(t *testing.T) {
+	env := apiservertest.Start(t)
+	client, err := rest.HTTPClientFor(env.AnonymousConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		resp, err := client.Get(env.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
+		if code, body := get(path); code != http.StatusOK || body != "ok" {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+	for _, path := range []string{"/version", "/api", "/api/v1/namespaces", "/openapi/v2"} {
+		if code, body := get(path); code != http.StatusUnauthorized || !strings.Contains(body, `"reason":"Unauthorized"`) {
+			t.Errorf("%s: want 401 Unauthorized, got %d %s", path, code, body)
+		}
+	}
+}
+
+func TestRBACDeniesUntilARoleBindingAllows(t *testing.T) {
+	env := apiservertest.Start(t)
+	jane, err := kubernetes.NewForConfig(env.ConfigFor(t, "jane", "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = jane.CoreV1().Pods("default").List(ctx(t), metav1.ListOptions{})
+	want := `pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Fatalf("want %q, got %v", want, err)
+	}
+	// Discovery is open to every authenticated user, as upstream.
+	if _, err := jane.Discovery().ServerVersion(); err != nil {
+		t.Fatalf("version for an authenticated user: %v", err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "dev-view"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "dev"}},
+	}
+	if _, err := env.Client.RbacV1().RoleBindings("default").Create(ctx(t), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The binding reaches the authorizer through its watch.
+	err = wait.PollUntilContextTimeout(ctx(t), 20*time.Millisecond, 10*time.Second, true, func(c context.Context) (bool, error) {
+		_, err := jane.CoreV1().Pods("default").List(c, metav1.ListOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("list after binding view: %v", err)
+	}
+	if _, err := jane.CoreV1().Secrets("default").List(ctx(t), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("view must not read secrets: %v", err)
+	}
+	if _, err := jane.CoreV1().Pods("kube-system").List(ctx(t), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("a RoleBinding in default must not reach kube-system: %v", err)
+	}
+}
+
+func TestBootstrapPolicyIsStored(t *testing.T) {
+	env := apiservertest.Start(t)
+	for _, name := range []string{"cluster-admin", "admin", "edit", "view", "system:node", "system:kube-scheduler", "system:kube-controller-manager", "system:node-proxier"} {
+		if _, err := env.Client.RbacV1().ClusterRoles().Get(ctx(t), name, metav1.GetOptions{}); err != nil {
+			t.Errorf("clusterrole %s: %v", name, err)
+		}
+	}
+}
