@@ -46,6 +46,8 @@ type Server struct {
 	handler http.Handler
 	auth    *auth.Auth
 	rbac    *rbac.Store
+	// serviceCIDR is where ClusterIPs come from.
+	serviceCIDR netip.Prefix
 }
 
 // Config builds a Server.
@@ -79,6 +81,8 @@ func New(cfg Config) (*Server, error) {
 		handlers: map[schema.GroupVersionResource]*rest.Handler{},
 		stores:   map[schema.GroupVersionResource]storage.Interface{},
 		mux:      http.NewServeMux(),
+
+		serviceCIDR: cfg.ServiceCIDR,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
