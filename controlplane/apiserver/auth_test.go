@@ -92,3 +92,32 @@ func TestBootstrapPolicyIsStored(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsCountRequestsByVerbAndResource(t *testing.T) {
+	env := apiservertest.Start(t)
+	if _, err := env.Client.CoreV1().ConfigMaps("default").List(ctx(t), metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body, err := env.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`apiserver_request_total{code="200",group="",resource="configmaps",scope="namespace",subresource="",verb="LIST",version="v1"} 1`,
+		`apiserver_request_duration_seconds_bucket{group="",resource="configmaps",scope="namespace",subresource="",verb="LIST",version="v1",le="+Inf"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Metrics are not for anonymous eyes.
+	anon, _ := rest.HTTPClientFor(env.AnonymousConfig())
+	resp, err := anon.Get(env.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous /metrics: %d", resp.StatusCode)
+	}
+}

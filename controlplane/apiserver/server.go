@@ -46,6 +46,7 @@ type Server struct {
 	handler http.Handler
 	auth    *auth.Auth
 	rbac    *rbac.Store
+	metrics *metrics
 	// serviceCIDR is where ClusterIPs come from.
 	serviceCIDR netip.Prefix
 }
@@ -119,7 +120,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/apis", disc.ServeHTTP)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
 	s.mux.HandleFunc("/apis/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
-	s.handler = s.withAuth(s.mux)
+	s.metrics = newMetrics()
+	s.mux.Handle("/metrics", s.metrics.handler())
+	s.handler = s.metrics.instrument(s.withAuth(s.mux))
 	return s, nil
 }
 

@@ -65,6 +65,19 @@ type Strategy struct {
 	// pod's containers to stop), given the client's request; graceful
 	// false deletes at once. nil: every deletion is immediate.
 	GracePeriod func(obj runtime.Object, requested *int64) (seconds int64, graceful bool)
+	// DeletionHeld reports finalizers a resource keeps outside metadata (a
+	// namespace's spec.finalizers): a deletion waits for them as for
+	// metadata.finalizers, and the object goes once none is left.
+	DeletionHeld func(obj runtime.Object) bool
+	// PrepareForDelete changes an object that a deletion marks rather
+	// than removes (a namespace's phase becomes Terminating).
+	PrepareForDelete func(obj runtime.Object)
+	// ValidateStatusUpdate validates writes to the status subresource; nil
+	// uses ValidateUpdate.
+	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// NameRule checks metadata.name; nil is upstream's default, a DNS
+	// subdomain.
+	NameRule func(name string, prefix bool) []string
 	// AllowCreateOnUpdate lets PUT create a missing object.
 	AllowCreateOnUpdate bool
 	// SelectableFields are the fields besides metadata.name and

@@ -101,22 +101,32 @@ func (h *Handler) prepareCreate(obj runtime.Object) {
 
 // validateCreate runs metadata and resource validation.
 func (h *Handler) validateCreate(obj runtime.Object) error {
-	errs := apivalidation.ValidateObjectMetaAccessor(metaOf(obj), h.Resource.Namespaced, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	errs := apivalidation.ValidateObjectMetaAccessor(metaOf(obj), h.Resource.Namespaced, h.nameRule(), field.NewPath("metadata"))
 	if f := h.Resource.Strategy.Validate; f != nil {
 		errs = append(errs, f(obj)...)
 	}
 	return h.invalid(obj, errs)
 }
 
-func (h *Handler) validateUpdate(obj, old runtime.Object) error {
+func (h *Handler) validateUpdate(obj, old runtime.Object, subresource string) error {
 	errs := apivalidation.ValidateObjectMetaAccessorUpdate(metaOf(obj), metaOf(old), field.NewPath("metadata"))
-	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(metaOf(obj), h.Resource.Namespaced, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
-	if f := h.Resource.Strategy.ValidateUpdate; f != nil {
+	errs = append(errs, apivalidation.ValidateObjectMetaAccessor(metaOf(obj), h.Resource.Namespaced, h.nameRule(), field.NewPath("metadata"))...)
+	if f := h.Resource.Strategy.ValidateStatusUpdate; subresource == "status" && f != nil {
+		errs = append(errs, f(obj, old)...)
+	} else if f := h.Resource.Strategy.ValidateUpdate; f != nil {
 		errs = append(errs, f(obj, old)...)
 	} else if f := h.Resource.Strategy.Validate; f != nil {
 		errs = append(errs, f(obj)...)
 	}
 	return h.invalid(obj, errs)
+}
+
+// nameRule is the resource's rule for metadata.name.
+func (h *Handler) nameRule() apivalidation.ValidateNameFunc {
+	if f := h.Resource.Strategy.NameRule; f != nil {
+		return f
+	}
+	return apivalidation.NameIsDNSSubdomain
 }
 
 func (h *Handler) invalid(obj runtime.Object, errs field.ErrorList) error {

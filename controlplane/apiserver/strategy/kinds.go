@@ -1,7 +1,9 @@
 package strategy
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -11,9 +13,17 @@ type hooks struct {
 	prepareForCreate func(obj runtime.Object)
 	prepareForUpdate func(obj, old runtime.Object)
 	gracePeriod      func(obj runtime.Object, requested *int64) (int64, bool)
+	deletionHeld     func(obj runtime.Object) bool
+	prepareForDelete func(obj runtime.Object)
 }
 
 var kindHooks = map[schema.GroupVersionResource]hooks{
+	batchv1.SchemeGroupVersion.WithResource("jobs"): {
+		prepareForCreate: func(obj runtime.Object) { generateJobSelector(obj.(*batchv1.Job)) },
+	},
+	corev1.SchemeGroupVersion.WithResource("services"): {
+		prepareForUpdate: func(obj, old runtime.Object) { keepAllocations(obj.(*corev1.Service), old.(*corev1.Service)) },
+	},
 	corev1.SchemeGroupVersion.WithResource("pods"): {
 		prepareForCreate: func(obj runtime.Object) {
 			pod := obj.(*corev1.Pod)
@@ -29,7 +39,67 @@ var kindHooks = map[schema.GroupVersionResource]hooks{
 			// is empty; only then does the namespace go.
 			ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
 		},
+		// As upstream, a deleted namespace stays, Terminating, until its
+		// spec.finalizers are gone (namespaces/finalize).
+		deletionHeld: func(obj runtime.Object) bool {
+			return len(obj.(*corev1.Namespace).Spec.Finalizers) > 0
+		},
+		prepareForDelete: func(obj runtime.Object) {
+			obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
+		},
 	},
+}
+
+// generateJobSelector gives a Job upstream's generated selector: its UID,
+// as a label of its pod template too, unless the user chose the selector
+// (spec.manualSelector).
+func generateJobSelector(job *batchv1.Job) {
+	if job.Spec.ManualSelector != nil && *job.Spec.ManualSelector {
+		return
+	}
+	uid := string(job.UID)
+	labels := job.Spec.Template.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[batchv1.ControllerUidLabel] = uid
+	labels[batchv1.JobNameLabel] = job.Name
+	// The legacy names, which upstream still sets for older selectors.
+	labels["controller-uid"] = uid
+	labels["job-name"] = job.Name
+	job.Spec.Template.Labels = labels
+	if job.Spec.Selector == nil {
+		job.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{batchv1.ControllerUidLabel: uid}}
+	}
+}
+
+// keepAllocations carries a service's allocated ClusterIPs and NodePorts
+// over an update that leaves them out (kubectl apply, a PUT of a file), as
+// upstream does before validation.
+func keepAllocations(svc, old *corev1.Service) {
+	if svc.Spec.ClusterIP == "" && len(svc.Spec.ClusterIPs) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName {
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
+	}
+	if svc.Spec.IPFamilyPolicy == nil {
+		svc.Spec.IPFamilyPolicy = old.Spec.IPFamilyPolicy
+	}
+	if len(svc.Spec.IPFamilies) == 0 {
+		svc.Spec.IPFamilies = old.Spec.IPFamilies
+	}
+	if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return
+	}
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.NodePort != 0 {
+			continue
+		}
+		for _, o := range old.Spec.Ports {
+			if o.Port == p.Port && o.Protocol == p.Protocol {
+				p.NodePort = o.NodePort
+			}
+		}
+	}
 }
 
 // podGracePeriod is upstream's: a pod never scheduled, or a deletion asking

@@ -28,6 +28,10 @@ func Resources() []registry.Resource {
 		s := &r.Strategy
 		s.Defaults = defaults.For(gvk)
 		s.Validate, s.ValidateUpdate = validation.For(gvk)
+		s.ValidateStatusUpdate = validation.ForSubresource(gvk, "status")
+		if rule, ok := validation.NameRule(gvk); ok {
+			s.NameRule = rule
+		}
 		s.Table = printers.For(r.GroupVersionResource())
 		s.Generation = generationCounted[r.Name]
 		for _, sub := range r.Subresources {
@@ -42,6 +46,8 @@ func Resources() []registry.Resource {
 			s.PrepareForCreate = hooks.prepareForCreate
 			s.PrepareForUpdate = hooks.prepareForUpdate
 			s.GracePeriod = hooks.gracePeriod
+			s.DeletionHeld = hooks.deletionHeld
+			s.PrepareForDelete = hooks.prepareForDelete
 		}
 	}
 	return resources

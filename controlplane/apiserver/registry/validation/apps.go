@@ -5,7 +5,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -323,7 +322,7 @@ func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
 	spec.Ordinals = old.Spec.Ordinals
 	spec.RevisionHistoryLimit = old.Spec.RevisionHistoryLimit
 	spec.PersistentVolumeClaimRetentionPolicy = old.Spec.PersistentVolumeClaimRetentionPolicy
-	if !apiequality.Semantic.DeepEqual(spec, old.Spec) {
+	if !semanticEqual(&spec, &old.Spec) {
 		errs = append(errs, field.Forbidden(field.NewPath("spec"), statefulSetUpdateForbidden))
 	}
 	return errs

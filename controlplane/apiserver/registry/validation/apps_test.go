@@ -44,11 +44,17 @@ func TestDeployment(t *testing.T) {
 			[]string{"spec.template.spec.containers[0].image: Required value"}},
 		{"template labels are labels", func(d *appsv1.Deployment) { d.Spec.Template.Labels["tier"] = "front end" },
 			[]string{`spec.template.labels: Invalid value: "front end": ` + labelValueMsg}},
-		{"rolling updates make progress", func(d *appsv1.Deployment) { d.Spec.Strategy = rollingUpdate(intstr.FromInt32(0), intstr.FromString("0%")) },
+		{"rolling updates make progress", func(d *appsv1.Deployment) {
+			d.Spec.Strategy = rollingUpdate(intstr.FromInt32(0), intstr.FromString("0%"))
+		},
 			[]string{"spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0"}},
-		{"at most everything is unavailable", func(d *appsv1.Deployment) { d.Spec.Strategy = rollingUpdate(intstr.FromString("150%"), intstr.FromInt32(1)) },
+		{"at most everything is unavailable", func(d *appsv1.Deployment) {
+			d.Spec.Strategy = rollingUpdate(intstr.FromString("150%"), intstr.FromInt32(1))
+		},
 			[]string{`spec.strategy.rollingUpdate.maxUnavailable: Invalid value: "150%": must not be greater than 100%`}},
-		{"percentages", func(d *appsv1.Deployment) { d.Spec.Strategy = rollingUpdate(intstr.FromInt32(1), intstr.FromString("half")) },
+		{"percentages", func(d *appsv1.Deployment) {
+			d.Spec.Strategy = rollingUpdate(intstr.FromInt32(1), intstr.FromString("half"))
+		},
 			[]string{`spec.strategy.rollingUpdate.maxSurge: Invalid value: "half": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')`}},
 		{"counts", func(d *appsv1.Deployment) { d.Spec.Strategy = rollingUpdate(intstr.FromInt32(-1), intstr.FromInt32(1)) },
 			[]string{"spec.strategy.rollingUpdate.maxUnavailable: Invalid value: -1: must be greater than or equal to 0"}},
@@ -60,7 +66,9 @@ func TestDeployment(t *testing.T) {
 			[]string{`spec.strategy: Unsupported value: {"Type":"BlueGreen","RollingUpdate":null}: supported values: "Recreate", "RollingUpdate"`}},
 		{"revision history", func(d *appsv1.Deployment) { d.Spec.RevisionHistoryLimit = ptr(int32(-1)) },
 			[]string{"spec.revisionHistoryLimit: Invalid value: -1: must be greater than or equal to 0"}},
-		{"progress deadline", func(d *appsv1.Deployment) { d.Spec.MinReadySeconds, d.Spec.ProgressDeadlineSeconds = 10, ptr(int32(10)) },
+		{"progress deadline", func(d *appsv1.Deployment) {
+			d.Spec.MinReadySeconds, d.Spec.ProgressDeadlineSeconds = 10, ptr(int32(10))
+		},
 			[]string{"spec.progressDeadlineSeconds: Invalid value: 10: must be greater than minReadySeconds"}},
 	})
 	runUpdateCases(t, validDeployment, []updateCase[*appsv1.Deployment]{

@@ -9,7 +9,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -446,7 +445,7 @@ func validateJobUpdate(job, old *batchv1.Job) field.ErrorList {
 	// Indexed jobs may scale, if completions and parallelism move
 	// together.
 	if isIndexed(spec) {
-		if c := spec.Completions; c != nil && !apiequality.Semantic.DeepEqual(c, oldSpec.Completions) && (spec.Parallelism == nil || *c != *spec.Parallelism) {
+		if c := spec.Completions; c != nil && !semanticEqual(c, oldSpec.Completions) && (spec.Parallelism == nil || *c != *spec.Parallelism) {
 			errs = append(errs, field.Invalid(cs.path(), c, "can only be modified in tandem with spec.parallelism"))
 		}
 	} else {

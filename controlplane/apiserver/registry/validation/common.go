@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,8 +95,9 @@ func surelyLabelKey(s string) bool {
 
 func surelyLabelValue(s string) bool { return s == "" || surelyLabelName(s) }
 
-// invalidEach turns validation messages about one value into errors.
-func invalidEach(errs field.ErrorList, s *step, value any, msgs []string) field.ErrorList {
+// invalidEach turns validation messages about one value into errors. It
+// is generic so that the value is only boxed when there is an error.
+func invalidEach[T any](errs field.ErrorList, s *step, value T, msgs []string) field.ErrorList {
 	for _, msg := range msgs {
 		errs = append(errs, field.Invalid(s.path(), value, msg))
 	}
@@ -247,7 +249,7 @@ func validatePositiveQuantity(errs field.ErrorList, q resource.Quantity, s *step
 // validateImmutable reports a changed value, compared semantically as
 // upstream does (quantities by value, nil and empty alike).
 func validateImmutable(errs field.ErrorList, newVal, oldVal any, s *step) field.ErrorList {
-	if !apiequality.Semantic.DeepEqual(oldVal, newVal) {
+	if !semanticEqual(oldVal, newVal) {
 		errs = append(errs, field.Invalid(s.path(), newVal, fieldImmutableErrorMsg))
 	}
 	return errs
@@ -365,4 +367,11 @@ func surelyValidLabels(m map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// semanticEqual is upstream's notion of equal values (apiequality.Semantic):
+// nil equals empty, and quantities compare by value. Plain DeepEqual
+// answers the common case of identical values far faster.
+func semanticEqual(a, b any) bool {
+	return reflect.DeepEqual(a, b) || apiequality.Semantic.DeepEqual(a, b)
 }

@@ -54,7 +54,7 @@ func validateContainerCommon(errs field.ErrorList, c *corev1.Container, s *step,
 	pps := s.child("imagePullPolicy")
 	errs = validatePullPolicy(errs, c.ImagePullPolicy, &pps)
 	rs := s.child("resources")
-	errs = validateResourceRequirements(errs, &c.Resources, validateContainerResourceName, ctx.claims, &rs)
+	errs = validateResourceRequirements(errs, &c.Resources, containerResourceNames, ctx.claims, &rs)
 	rps := s.child("resizePolicy")
 	errs = validateResizePolicy(errs, c.ResizePolicy, ctx.restartPolicy, &rps)
 	scs := s.child("securityContext")
@@ -455,8 +455,11 @@ func validateRecursiveReadOnly(errs field.ErrorList, m *corev1.VolumeMount, s *s
 	return errs
 }
 
+// hasBacksteps reports whether a slash-separated path has a ".." element.
 func hasBacksteps(p string) bool {
-	for _, part := range strings.Split(p, "/") {
+	for p != "" {
+		var part string
+		part, p, _ = strings.Cut(p, "/")
 		if part == ".." {
 			return true
 		}
@@ -619,16 +622,31 @@ func hugePageValueDivisible(name corev1.ResourceName, q resource.Quantity) bool 
 	return q.Value()%size.Value() == 0
 }
 
-type resourceNameCheck func(field.ErrorList, corev1.ResourceName, *step) field.ErrorList
+// resourceNames says which names resource requirements may use.
+type resourceNames uint8
 
-func validateResourceRequirements(errs field.ErrorList, req *corev1.ResourceRequirements, checkName resourceNameCheck, claims []corev1.PodResourceClaim, s *step) field.ErrorList {
+const (
+	containerResourceNames resourceNames = iota
+	podResourceNames
+)
+
+// check is a switch rather than a function value: a call through a
+// function value would send every path step to the heap.
+func (r resourceNames) check(errs field.ErrorList, name corev1.ResourceName, s *step) field.ErrorList {
+	if r == podResourceNames {
+		return validatePodResourceName(errs, name, s)
+	}
+	return validateContainerResourceName(errs, name, s)
+}
+
+func validateResourceRequirements(errs field.ErrorList, req *corev1.ResourceRequirements, names resourceNames, claims []corev1.PodResourceClaim, s *step) field.ErrorList {
 	limPath, reqPath := s.child("limits"), s.child("requests")
 	var limCPUOrMemory, reqCPUOrMemory, limHugePages, reqHugePages bool
 	var buf [8]corev1.ResourceName
 	for _, name := range sortedKeys(req.Limits, buf[:0]) {
 		q := req.Limits[name]
 		fs := limPath.key(string(name))
-		errs = checkName(errs, name, &fs)
+		errs = names.check(errs, name, &fs)
 		errs = validateResourceQuantityValue(errs, name, q, &fs)
 		if isHugePageResourceName(name) {
 			limHugePages = true
@@ -643,7 +661,7 @@ func validateResourceRequirements(errs field.ErrorList, req *corev1.ResourceRequ
 	for _, name := range sortedKeys(req.Requests, buf[:0]) {
 		q := req.Requests[name]
 		fs := reqPath.key(string(name))
-		errs = checkName(errs, name, &fs)
+		errs = names.check(errs, name, &fs)
 		errs = validateResourceQuantityValue(errs, name, q, &fs)
 		if limit, ok := req.Limits[name]; ok {
 			if q.Cmp(limit) != 0 && !isOvercommitAllowed(name) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -783,7 +782,7 @@ func validatePVCUpdate(pvc, old *corev1.PersistentVolumeClaim) field.ErrorList {
 			newSpec.VolumeAttributesClassName = oldSpec.VolumeAttributesClassName
 		}
 	}
-	if !apiequality.Semantic.DeepEqual(newSpec, oldSpec) {
+	if !semanticEqual(newSpec, oldSpec) {
 		errs = append(errs, field.Forbidden(field.NewPath("spec"),
 			"spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims\n"+cmp.Diff(*oldSpec, *newSpec)))
 	}
@@ -954,13 +953,13 @@ func validatePVUpdate(pv, old *corev1.PersistentVolume) field.ErrorList {
 		csi.ControllerExpandSecretRef = nil
 		src.CSI = &csi
 	}
-	if !apiequality.Semantic.DeepEqual(src, old.Spec.PersistentVolumeSource) {
+	if !semanticEqual(&src, &old.Spec.PersistentVolumeSource) {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "persistentvolumesource"),
 			"spec.persistentvolumesource is immutable after creation\n"+cmp.Diff(old.Spec.PersistentVolumeSource, src)))
 	}
 	vm := root("volumeMode")
 	errs = validateImmutable(errs, pv.Spec.VolumeMode, old.Spec.VolumeMode, &vm)
-	if old.Spec.NodeAffinity != nil && !apiequality.Semantic.DeepEqual(pv.Spec.NodeAffinity, old.Spec.NodeAffinity) {
+	if old.Spec.NodeAffinity != nil && !semanticEqual(pv.Spec.NodeAffinity, old.Spec.NodeAffinity) {
 		errs = append(errs, field.Invalid(field.NewPath("nodeAffinity"), pv.Spec.NodeAffinity, fieldImmutableErrorMsg+", except for updating from beta label to GA"))
 	}
 	if old.Spec.VolumeAttributesClassName != nil && pv.Spec.VolumeAttributesClassName == nil {

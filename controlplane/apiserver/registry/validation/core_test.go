@@ -64,7 +64,9 @@ func TestService(t *testing.T) {
 			[]string{"spec.clusterIPs[0]: Invalid value: \"10.96.0.10\": expected an IPv6 value as indicated by `ipFamilies[0]`"}},
 		{"external traffic policy is for external services", func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal },
 			[]string{`spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services`}},
-		{"internal traffic policies", func(s *corev1.Service) { s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicy("Node")) },
+		{"internal traffic policies", func(s *corev1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicy("Node"))
+		},
 			[]string{`spec.internalTrafficPolicy: Unsupported value: "Node": supported values: "Cluster", "Local"`}},
 		{"external IPs are not special", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"127.0.0.1"} },
 			[]string{`spec.externalIPs[0]: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)`}},
@@ -168,7 +170,9 @@ func TestNode(t *testing.T) {
 			[]string{`spec.podCIDRs[0]: Invalid value: "10.244.1.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)`}},
 		{"one pod CIDR per family", func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.244.1.0/24", "10.245.1.0/24"} },
 			[]string{`spec.podCIDRs: Invalid value: ["10.244.1.0/24","10.245.1.0/24"]: may specify no more than one CIDR for each IP family`}},
-		{"capacity", func(n *corev1.Node) { n.Status.Capacity = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1.5")} },
+		{"capacity", func(n *corev1.Node) {
+			n.Status.Capacity = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1.5")}
+		},
 			[]string{`status.capacity.pods: Invalid value: "1500m": must be an integer`}},
 	})
 	runUpdateCases(t, validNode, []updateCase[*corev1.Node]{
@@ -220,18 +224,24 @@ func TestResourceQuota(t *testing.T) {
 			delete(q.Spec.Hard, corev1.ResourceRequestsCPU)
 			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort}
 		}, []string{`spec.scopes: Invalid value: ["BestEffort","NotBestEffort"]: conflicting scopes`}},
-		{"scopes fit the resources", func(q *corev1.ResourceQuota) { q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort} },
+		{"scopes fit the resources", func(q *corev1.ResourceQuota) {
+			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}
+		},
 			[]string{`spec.scopes: Invalid value: ["BestEffort"]: unsupported scope applied to resource`}},
 	})
 	runUpdateCases(t, validResourceQuota, []updateCase[*corev1.ResourceQuota]{
-		{name: "scopes are fixed", mutate: func(q *corev1.ResourceQuota) { q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeTerminating} },
+		{name: "scopes are fixed", mutate: func(q *corev1.ResourceQuota) {
+			q.Spec.Scopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeTerminating}
+		},
 			want: []string{`spec.scopes: Invalid value: ["Terminating"]: field is immutable`}},
 	})
 }
 
 func TestLimitRange(t *testing.T) {
 	runCases(t, validLimitRange, []errCase[*corev1.LimitRange]{
-		{"min fits max", func(l *corev1.LimitRange) { l.Spec.Limits[0].Min = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")} },
+		{"min fits max", func(l *corev1.LimitRange) {
+			l.Spec.Limits[0].Min = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}
+		},
 			[]string{
 				`spec.limits[0].min[cpu]: Invalid value: "3": min value 3 is greater than max value 2`,
 				`spec.limits[0].default[cpu]: Invalid value: "3": min value 3 is greater than default value 500m`,
@@ -247,7 +257,9 @@ func TestPersistentVolumeClaim(t *testing.T) {
 	runCases(t, validPVC, []errCase[*corev1.PersistentVolumeClaim]{
 		{"access modes are required", func(c *corev1.PersistentVolumeClaim) { c.Spec.AccessModes = nil },
 			[]string{"spec.accessModes: Required value: at least 1 access mode is required"}},
-		{"access modes", func(c *corev1.PersistentVolumeClaim) { c.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{"ReadWriteSometimes"} },
+		{"access modes", func(c *corev1.PersistentVolumeClaim) {
+			c.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{"ReadWriteSometimes"}
+		},
 			[]string{`spec.accessModes: Unsupported value: "ReadWriteSometimes": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"`}},
 		{"storage is requested", func(c *corev1.PersistentVolumeClaim) { c.Spec.Resources.Requests = nil },
 			[]string{"spec.resources[storage]: Required value"}},

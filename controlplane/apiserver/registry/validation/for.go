@@ -146,7 +146,9 @@ func kinds() []kind {
 			typedUpdate(func(b, old *rbacv1.RoleBinding) field.ErrorList {
 				return validateRoleRefUpdate(validateRoleBinding(b.RoleRef, b.Subjects, true), b.RoleRef, old.RoleRef)
 			}), nil},
-		{rbac("ClusterRoleBinding"), typed(func(b *rbacv1.ClusterRoleBinding) field.ErrorList { return validateRoleBinding(b.RoleRef, b.Subjects, false) }),
+		{rbac("ClusterRoleBinding"), typed(func(b *rbacv1.ClusterRoleBinding) field.ErrorList {
+			return validateRoleBinding(b.RoleRef, b.Subjects, false)
+		}),
 			typedUpdate(func(b, old *rbacv1.ClusterRoleBinding) field.ErrorList {
 				return validateRoleRefUpdate(validateRoleBinding(b.RoleRef, b.Subjects, false), b.RoleRef, old.RoleRef)
 			}), nil},

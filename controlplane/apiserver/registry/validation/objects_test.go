@@ -3,6 +3,7 @@ package validation
 import (
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -233,7 +234,7 @@ func validCoreEvent() *corev1.Event {
 }
 
 func validEventsEvent() *eventsv1.Event {
-	return &eventsv1.Event{ObjectMeta: meta("web.2"), EventTime: metav1.NewMicroTime(metav1.Now().Time),
+	return &eventsv1.Event{ObjectMeta: meta("web.2"), EventTime: metav1.NewMicroTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 		Regarding: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web"},
 		Reason:    "Started", Note: "Started container web", Type: corev1.EventTypeNormal, Action: "Start",
 		ReportingController: "kindish.dev/kubelet", ReportingInstance: "kindish-worker",

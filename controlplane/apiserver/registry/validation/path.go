@@ -1,15 +1,19 @@
 package validation
 
-import "k8s.io/apimachinery/pkg/util/validation/field"
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
 
 // step is one element of a field path. Steps live on the stack and become a
 // *field.Path only when an error is reported, so a valid object costs no
 // allocations for the paths it was checked under.
 type step struct {
-	up    *step
-	name  string // a field name, or a map key when kind is stepKey
-	i     int
-	kind  stepKind
+	up   *step
+	name string // a field name, or a map key when kind is stepKey
+	i    int
+	kind stepKind
 }
 
 type stepKind uint8
@@ -46,12 +50,16 @@ func (s *step) build() *field.Path {
 		return nil
 	}
 	parent := s.up.build()
+	// The copy keeps the path from pointing into s: escape analysis does
+	// not tell fields apart, and a step that leaked would take every step
+	// above it to the heap.
+	name := strings.Clone(s.name)
 	switch s.kind {
 	case stepIndex:
 		return parent.Index(s.i)
 	case stepKey:
-		return parent.Key(s.name)
+		return parent.Key(name)
 	default:
-		return parent.Child(s.name)
+		return parent.Child(name)
 	}
 }

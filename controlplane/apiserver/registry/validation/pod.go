@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -194,18 +193,13 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	gs := sp.child("schedulingGates")
 	errs = validateOnlyDeletedSchedulingGates(errs, pod.Spec.SchedulingGates, old.Spec.SchedulingGates, &gs)
 
-	if apiequality.Semantic.DeepEqual(pod.Spec, old.Spec) {
-		return errs
-	}
 	// Put the old values of the fields that may change in a copy of the
-	// new spec: whatever still differs may not change.
-	munged := pod.Spec.DeepCopy()
-	for i := range munged.Containers {
-		munged.Containers[i].Image = old.Spec.Containers[i].Image
-	}
-	for i := range munged.InitContainers {
-		munged.InitContainers[i].Image = old.Spec.InitContainers[i].Image
-	}
+	// new spec: whatever still differs may not change. The copy is shallow
+	// and shares what it does not replace.
+	spec := pod.Spec
+	munged := &spec
+	munged.Containers = withImages(pod.Spec.Containers, old.Spec.Containers)
+	munged.InitContainers = withImages(pod.Spec.InitContainers, old.Spec.InitContainers)
 	munged.ActiveDeadlineSeconds = old.Spec.ActiveDeadlineSeconds
 	munged.SchedulingGates = old.Spec.SchedulingGates
 	munged.Tolerations = old.Spec.Tolerations
@@ -214,7 +208,7 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	}
 	// Pods still waiting on scheduling gates may have their node selector
 	// narrowed.
-	if len(old.Spec.SchedulingGates) > 0 && !apiequality.Semantic.DeepEqual(munged.NodeSelector, old.Spec.NodeSelector) {
+	if len(old.Spec.SchedulingGates) > 0 && !semanticEqual(munged.NodeSelector, old.Spec.NodeSelector) {
 		for k, v := range old.Spec.NodeSelector {
 			if nv, ok := munged.NodeSelector[k]; !ok || nv != v {
 				errs = append(errs, field.Invalid(sp.path("nodeSelector"), munged.NodeSelector, "only additions to spec.nodeSelector are allowed (no mutations or deletions)"))
@@ -223,7 +217,7 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 		}
 		munged.NodeSelector = old.Spec.NodeSelector
 	}
-	if !apiequality.Semantic.DeepEqual(*munged, old.Spec) {
+	if !semanticEqual(munged, &old.Spec) {
 		errs = append(errs, field.Forbidden(sp.path(), updatablePodSpecFieldMsg+"\n"+cmp.Diff(old.Spec, *munged)))
 	}
 	return errs
@@ -256,6 +250,18 @@ func validatePodAnnotationUpdates(errs field.ErrorList, pod, old *corev1.Pod, s 
 	return validatePodSpecificAnnotations(errs, pod.Annotations, &pod.Spec, s)
 }
 
+// withImages returns a copy of containers with the images of old.
+func withImages(containers, old []corev1.Container) []corev1.Container {
+	if containers == nil {
+		return nil
+	}
+	out := append([]corev1.Container(nil), containers...)
+	for i := range out {
+		out[i].Image = old[i].Image
+	}
+	return out
+}
+
 func validateContainerUpdates(errs field.ErrorList, containers, old []corev1.Container, s *step) (field.ErrorList, bool) {
 	if len(containers) != len(old) {
 		return append(errs, field.Forbidden(s.path(), "pod updates may not add or remove containers")), true
@@ -278,8 +284,7 @@ func validateOnlyAddedTolerations(errs field.ErrorList, tolerations, old []corev
 	for _, o := range old {
 		found := false
 		for _, n := range tolerations {
-			o.TolerationSeconds = n.TolerationSeconds
-			if apiequality.Semantic.DeepEqual(o, n) {
+			if o.Key == n.Key && o.Operator == n.Operator && o.Value == n.Value && o.Effect == n.Effect {
 				found = true
 				break
 			}

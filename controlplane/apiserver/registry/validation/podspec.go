@@ -66,7 +66,7 @@ func validatePodSpec(errs field.ErrorList, spec *corev1.PodSpec, s *step, opts p
 		if spec.Resources.Claims != nil {
 			errs = append(errs, field.Forbidden(rs.path("claims"), "claims cannot be set for Resources at pod-level"))
 		}
-		errs = validateResourceRequirements(errs, spec.Resources, validatePodResourceName, spec.ResourceClaims, &rs)
+		errs = validateResourceRequirements(errs, spec.Resources, podResourceNames, spec.ResourceClaims, &rs)
 	}
 
 	// With the host's network, a port is the host's port.
@@ -185,7 +185,7 @@ func validatePodSpec(errs field.ErrorList, spec *corev1.PodSpec, s *step, opts p
 	}
 	if spec.Overhead != nil {
 		os := s.child("overhead")
-		errs = validateResourceRequirements(errs, &corev1.ResourceRequirements{Limits: spec.Overhead}, validateContainerResourceName, nil, &os)
+		errs = validateResourceRequirements(errs, &corev1.ResourceRequirements{Limits: spec.Overhead}, containerResourceNames, nil, &os)
 	}
 	if spec.OS != nil {
 		oss := s.child("os")

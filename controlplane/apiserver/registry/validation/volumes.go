@@ -76,8 +76,6 @@ type volumeSourceCheck struct {
 	name string // the field, as named when a second source is forbidden
 	at   string // the field as upstream names it in the source's own errors
 	set  func(*corev1.VolumeSource) bool
-	// check validates the source under s; nil when upstream checks nothing.
-	check func(errs field.ErrorList, src *corev1.VolumeSource, s *step, ctx *volumeContext) field.ErrorList
 }
 
 type volumeContext struct {
@@ -88,36 +86,36 @@ type volumeContext struct {
 // volumeSources are in upstream's order, which decides which of two sources
 // is reported as the extra one. Some paths are upstream's own spelling.
 var volumeSources = []volumeSourceCheck{
-	{"emptyDir", "emptyDir", func(v *corev1.VolumeSource) bool { return v.EmptyDir != nil }, checkEmptyDir},
-	{"hostPath", "hostPath", func(v *corev1.VolumeSource) bool { return v.HostPath != nil }, checkHostPath},
-	{"gitRepo", "gitRepo", func(v *corev1.VolumeSource) bool { return v.GitRepo != nil }, checkGitRepo},
-	{"gcePersistentDisk", "persistentDisk", func(v *corev1.VolumeSource) bool { return v.GCEPersistentDisk != nil }, checkGCEPersistentDisk},
-	{"awsElasticBlockStore", "awsElasticBlockStore", func(v *corev1.VolumeSource) bool { return v.AWSElasticBlockStore != nil }, checkAWSElasticBlockStore},
-	{"secret", "secret", func(v *corev1.VolumeSource) bool { return v.Secret != nil }, checkSecretVolume},
-	{"nfs", "nfs", func(v *corev1.VolumeSource) bool { return v.NFS != nil }, checkNFS},
-	{"iscsi", "iscsi", func(v *corev1.VolumeSource) bool { return v.ISCSI != nil }, checkISCSI},
-	{"glusterfs", "glusterfs", func(v *corev1.VolumeSource) bool { return v.Glusterfs != nil }, checkGlusterfs},
-	{"flocker", "flocker", func(v *corev1.VolumeSource) bool { return v.Flocker != nil }, checkFlocker},
-	{"persistentVolumeClaim", "persistentVolumeClaim", func(v *corev1.VolumeSource) bool { return v.PersistentVolumeClaim != nil }, checkPVCVolume},
-	{"rbd", "rbd", func(v *corev1.VolumeSource) bool { return v.RBD != nil }, checkRBD},
-	{"cinder", "cinder", func(v *corev1.VolumeSource) bool { return v.Cinder != nil }, checkCinder},
-	{"cephFS", "cephfs", func(v *corev1.VolumeSource) bool { return v.CephFS != nil }, checkCephFS},
-	{"quobyte", "quobyte", func(v *corev1.VolumeSource) bool { return v.Quobyte != nil }, checkQuobyte},
-	{"downwarAPI", "downwardAPI", func(v *corev1.VolumeSource) bool { return v.DownwardAPI != nil }, checkDownwardAPIVolume},
-	{"fc", "fc", func(v *corev1.VolumeSource) bool { return v.FC != nil }, checkFC},
-	{"flexVolume", "flexVolume", func(v *corev1.VolumeSource) bool { return v.FlexVolume != nil }, checkFlexVolume},
-	{"configMap", "configMap", func(v *corev1.VolumeSource) bool { return v.ConfigMap != nil }, checkConfigMapVolume},
-	{"azureFile", "azureFile", func(v *corev1.VolumeSource) bool { return v.AzureFile != nil }, checkAzureFile},
-	{"vsphereVolume", "vsphereVolume", func(v *corev1.VolumeSource) bool { return v.VsphereVolume != nil }, checkVsphere},
-	{"photonPersistentDisk", "photonPersistentDisk", func(v *corev1.VolumeSource) bool { return v.PhotonPersistentDisk != nil }, checkPhoton},
-	{"portworxVolume", "portworxVolume", func(v *corev1.VolumeSource) bool { return v.PortworxVolume != nil }, checkPortworx},
-	{"azureDisk", "azureDisk", func(v *corev1.VolumeSource) bool { return v.AzureDisk != nil }, checkAzureDisk},
-	{"storageos", "storageos", func(v *corev1.VolumeSource) bool { return v.StorageOS != nil }, checkStorageOS},
-	{"projected", "projected", func(v *corev1.VolumeSource) bool { return v.Projected != nil }, checkProjected},
-	{"scaleIO", "scaleIO", func(v *corev1.VolumeSource) bool { return v.ScaleIO != nil }, checkScaleIO},
-	{"csi", "csi", func(v *corev1.VolumeSource) bool { return v.CSI != nil }, checkCSIVolume},
-	{"ephemeral", "ephemeral", func(v *corev1.VolumeSource) bool { return v.Ephemeral != nil }, checkEphemeral},
-	{"image", "image", func(v *corev1.VolumeSource) bool { return v.Image != nil }, checkImageVolume},
+	{"emptyDir", "emptyDir", func(v *corev1.VolumeSource) bool { return v.EmptyDir != nil }},
+	{"hostPath", "hostPath", func(v *corev1.VolumeSource) bool { return v.HostPath != nil }},
+	{"gitRepo", "gitRepo", func(v *corev1.VolumeSource) bool { return v.GitRepo != nil }},
+	{"gcePersistentDisk", "persistentDisk", func(v *corev1.VolumeSource) bool { return v.GCEPersistentDisk != nil }},
+	{"awsElasticBlockStore", "awsElasticBlockStore", func(v *corev1.VolumeSource) bool { return v.AWSElasticBlockStore != nil }},
+	{"secret", "secret", func(v *corev1.VolumeSource) bool { return v.Secret != nil }},
+	{"nfs", "nfs", func(v *corev1.VolumeSource) bool { return v.NFS != nil }},
+	{"iscsi", "iscsi", func(v *corev1.VolumeSource) bool { return v.ISCSI != nil }},
+	{"glusterfs", "glusterfs", func(v *corev1.VolumeSource) bool { return v.Glusterfs != nil }},
+	{"flocker", "flocker", func(v *corev1.VolumeSource) bool { return v.Flocker != nil }},
+	{"persistentVolumeClaim", "persistentVolumeClaim", func(v *corev1.VolumeSource) bool { return v.PersistentVolumeClaim != nil }},
+	{"rbd", "rbd", func(v *corev1.VolumeSource) bool { return v.RBD != nil }},
+	{"cinder", "cinder", func(v *corev1.VolumeSource) bool { return v.Cinder != nil }},
+	{"cephFS", "cephfs", func(v *corev1.VolumeSource) bool { return v.CephFS != nil }},
+	{"quobyte", "quobyte", func(v *corev1.VolumeSource) bool { return v.Quobyte != nil }},
+	{"downwarAPI", "downwardAPI", func(v *corev1.VolumeSource) bool { return v.DownwardAPI != nil }},
+	{"fc", "fc", func(v *corev1.VolumeSource) bool { return v.FC != nil }},
+	{"flexVolume", "flexVolume", func(v *corev1.VolumeSource) bool { return v.FlexVolume != nil }},
+	{"configMap", "configMap", func(v *corev1.VolumeSource) bool { return v.ConfigMap != nil }},
+	{"azureFile", "azureFile", func(v *corev1.VolumeSource) bool { return v.AzureFile != nil }},
+	{"vsphereVolume", "vsphereVolume", func(v *corev1.VolumeSource) bool { return v.VsphereVolume != nil }},
+	{"photonPersistentDisk", "photonPersistentDisk", func(v *corev1.VolumeSource) bool { return v.PhotonPersistentDisk != nil }},
+	{"portworxVolume", "portworxVolume", func(v *corev1.VolumeSource) bool { return v.PortworxVolume != nil }},
+	{"azureDisk", "azureDisk", func(v *corev1.VolumeSource) bool { return v.AzureDisk != nil }},
+	{"storageos", "storageos", func(v *corev1.VolumeSource) bool { return v.StorageOS != nil }},
+	{"projected", "projected", func(v *corev1.VolumeSource) bool { return v.Projected != nil }},
+	{"scaleIO", "scaleIO", func(v *corev1.VolumeSource) bool { return v.ScaleIO != nil }},
+	{"csi", "csi", func(v *corev1.VolumeSource) bool { return v.CSI != nil }},
+	{"ephemeral", "ephemeral", func(v *corev1.VolumeSource) bool { return v.Ephemeral != nil }},
+	{"image", "image", func(v *corev1.VolumeSource) bool { return v.Image != nil }},
 }
 
 // validateVolumeSource requires exactly one source and checks it.
@@ -136,7 +134,7 @@ func validateVolumeSource(errs field.ErrorList, src *corev1.VolumeSource, s *ste
 		}
 		n++
 		at := s.child(vk.at)
-		errs = vk.check(errs, src, &at, &ctx)
+		errs = checkVolumeSource(errs, src, i, &at, &ctx)
 		if src.ISCSI != nil && vk.name == "iscsi" && src.ISCSI.InitiatorName != nil && len(volName+":"+src.ISCSI.TargetPortal) > 64 {
 			errs = append(errs, field.Invalid(s.path("name"), volName,
 				"Total length of <volume name>:<iscsi.targetPortal> must be under 64 characters if iscsi.initiatorName is specified."))
@@ -150,6 +148,75 @@ func validateVolumeSource(errs field.ErrorList, src *corev1.VolumeSource, s *ste
 	}
 	if n == 0 {
 		errs = append(errs, field.Required(s.path(), "must specify a volume type"))
+	}
+	return errs
+}
+
+// checkVolumeSource checks the source volumeSources[i] describes. It is a
+// switch rather than a function in the table: a call through a function
+// value would send every path step to the heap.
+func checkVolumeSource(errs field.ErrorList, src *corev1.VolumeSource, i int, s *step, ctx *volumeContext) field.ErrorList {
+	switch volumeSources[i].name {
+	case "emptyDir":
+		return checkEmptyDir(errs, src, s, ctx)
+	case "hostPath":
+		return checkHostPath(errs, src, s, ctx)
+	case "gitRepo":
+		return checkGitRepo(errs, src, s, ctx)
+	case "gcePersistentDisk":
+		return checkGCEPersistentDisk(errs, src, s, ctx)
+	case "awsElasticBlockStore":
+		return checkAWSElasticBlockStore(errs, src, s, ctx)
+	case "secret":
+		return checkSecretVolume(errs, src, s, ctx)
+	case "nfs":
+		return checkNFS(errs, src, s, ctx)
+	case "iscsi":
+		return checkISCSI(errs, src, s, ctx)
+	case "glusterfs":
+		return checkGlusterfs(errs, src, s, ctx)
+	case "flocker":
+		return checkFlocker(errs, src, s, ctx)
+	case "persistentVolumeClaim":
+		return checkPVCVolume(errs, src, s, ctx)
+	case "rbd":
+		return checkRBD(errs, src, s, ctx)
+	case "cinder":
+		return checkCinder(errs, src, s, ctx)
+	case "cephFS":
+		return checkCephFS(errs, src, s, ctx)
+	case "quobyte":
+		return checkQuobyte(errs, src, s, ctx)
+	case "downwarAPI":
+		return checkDownwardAPIVolume(errs, src, s, ctx)
+	case "fc":
+		return checkFC(errs, src, s, ctx)
+	case "flexVolume":
+		return checkFlexVolume(errs, src, s, ctx)
+	case "configMap":
+		return checkConfigMapVolume(errs, src, s, ctx)
+	case "azureFile":
+		return checkAzureFile(errs, src, s, ctx)
+	case "vsphereVolume":
+		return checkVsphere(errs, src, s, ctx)
+	case "photonPersistentDisk":
+		return checkPhoton(errs, src, s, ctx)
+	case "portworxVolume":
+		return checkPortworx(errs, src, s, ctx)
+	case "azureDisk":
+		return checkAzureDisk(errs, src, s, ctx)
+	case "storageos":
+		return checkStorageOS(errs, src, s, ctx)
+	case "projected":
+		return checkProjected(errs, src, s, ctx)
+	case "scaleIO":
+		return checkScaleIO(errs, src, s, ctx)
+	case "csi":
+		return checkCSIVolume(errs, src, s, ctx)
+	case "ephemeral":
+		return checkEphemeral(errs, src, s, ctx)
+	case "image":
+		return checkImageVolume(errs, src, s, ctx)
 	}
 	return errs
 }
@@ -762,11 +829,9 @@ func validateLocalDescendingPath(errs field.ErrorList, target string, s *step) f
 }
 
 func validatePathNoBacksteps(errs field.ErrorList, target string, s *step) field.ErrorList {
-	for _, part := range strings.Split(filepath.ToSlash(target), "/") {
-		if part == ".." {
-			// One error makes the point, even for ../../..
-			return append(errs, field.Invalid(s.path(), target, "must not contain '..'"))
-		}
+	if hasBacksteps(filepath.ToSlash(target)) {
+		// One error makes the point, even for ../../..
+		return append(errs, field.Invalid(s.path(), target, "must not contain '..'"))
 	}
 	return errs
 }
