@@ -166,7 +166,7 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, current runtime.Object
 	if err := h.admit(ctx, AdmissionAttributes{Operation: "UPDATE", Namespace: om.Namespace, Name: om.Name, Object: obj, Old: current, DryRun: dryRun}); err != nil {
 		return nil, err
 	}
-	if err := h.validateUpdate(obj, current); err != nil {
+	if err := h.validateUpdate(obj, current, info.Subresource); err != nil {
 		return nil, err
 	}
 	return obj, nil
