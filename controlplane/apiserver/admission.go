@@ -14,6 +14,7 @@ import (
 func (s *Server) admissionChain(cfg Config) rest.Admission {
 	namespaces := s.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
 	services := s.stores[corev1.SchemeGroupVersion.WithResource("services")]
+	quotas := s.stores[corev1.SchemeGroupVersion.WithResource("resourcequotas")]
 	return admission.Chain(
 		admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 			ns := &corev1.Namespace{}
@@ -22,6 +23,7 @@ func (s *Server) admissionChain(cfg Config) rest.Admission {
 			}
 			return ns, nil
 		}},
+		admission.LimitRanger{Store: s.stores[corev1.SchemeGroupVersion.WithResource("limitranges")]},
 		admission.ServiceAccount{},
 		admission.DefaultTolerationSeconds{},
 		admission.ServiceIPs{
@@ -35,5 +37,8 @@ func (s *Server) admissionChain(cfg Config) rest.Admission {
 				return err == nil && svc.Name != "" && string(svc.UID) == uid, err
 			},
 		},
+		// Last, as upstream: quota charges for the object as the plugins
+		// before it left it.
+		admission.ResourceQuota{Store: quotas, Objects: admission.StoreObjects{Resources: cfg.Resources, Stores: s.stores}},
 	)
 }
