@@ -40,9 +40,11 @@ type Report struct {
 }
 
 type bench struct {
-	kindish string
-	runs    int
-	figures []Figure
+	kindish    string
+	nodeBinary string
+	runs       int
+	only       groups
+	figures    []Figure
 }
 
 func main() {
@@ -50,11 +52,14 @@ func main() {
 	out := flag.String("out", "_output/bench.json", "where to write the JSON report")
 	runs := flag.Int("runs", 3, "samples per figure (the cold image build is measured once)")
 	cold := flag.Bool("cold", true, "also measure a cold node image build (removes the cached Debian base first)")
+	nodeBinary := flag.String("node-binary", "bin/kindish-node", "the node binary whose etcd and kube-apiserver the apiserver group runs")
+	var only groups
+	flag.Var(&only, "only", "comma-separated figure groups to measure ("+strings.Join(figureGroups, ", ")+"); all by default")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{kindish: *kindish, runs: *runs}
+	b := &bench{kindish: *kindish, nodeBinary: *nodeBinary, runs: *runs, only: only}
 	err := b.run(ctx, *cold)
 	b.print()
 	if werr := b.write(*out); werr != nil && err == nil {
@@ -67,10 +72,20 @@ func main() {
 }
 
 func (b *bench) run(ctx context.Context, cold bool) error {
-	if err := b.nodeImage(ctx, cold); err != nil {
-		return err
+	if b.only.has(groupImage) {
+		if err := b.nodeImage(ctx, cold); err != nil {
+			return err
+		}
 	}
-	return b.clusterLifecycle(ctx)
+	if b.only.has(groupCluster) {
+		if err := b.clusterLifecycle(ctx); err != nil {
+			return err
+		}
+	}
+	if b.only.has(groupAPIServer) {
+		return b.apiServer(ctx)
+	}
+	return nil
 }
 
 // add records a figure from its samples.
