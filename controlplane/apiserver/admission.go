@@ -4,17 +4,30 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kindish/kindish/controlplane/apiserver/admission"
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 )
 
+// cached returns the resource's store behind a listCache, which Start
+// keeps fed.
+func (s *Server) cached(gvr schema.GroupVersionResource) storage.Interface {
+	if c, ok := s.caches[gvr]; ok {
+		return c
+	}
+	h := s.handlers[gvr]
+	c := newListCache(s.stores[gvr], rest.KeyPrefix(h.Resource)+"/")
+	s.caches[gvr] = c
+	return c
+}
+
 // admissionChain is the server's admission plugins, in upstream's order.
 func (s *Server) admissionChain(cfg Config) rest.Admission {
-	namespaces := s.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
+	namespaces := s.cached(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	services := s.stores[corev1.SchemeGroupVersion.WithResource("services")]
-	quotas := s.stores[corev1.SchemeGroupVersion.WithResource("resourcequotas")]
+	quotas := s.cached(corev1.SchemeGroupVersion.WithResource("resourcequotas"))
 	return admission.Chain(
 		admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 			ns := &corev1.Namespace{}
@@ -23,7 +36,7 @@ func (s *Server) admissionChain(cfg Config) rest.Admission {
 			}
 			return ns, nil
 		}},
-		admission.LimitRanger{Store: s.stores[corev1.SchemeGroupVersion.WithResource("limitranges")]},
+		admission.LimitRanger{Store: s.cached(corev1.SchemeGroupVersion.WithResource("limitranges"))},
 		admission.ServiceAccount{},
 		admission.DefaultTolerationSeconds{},
 		admission.ServiceIPs{

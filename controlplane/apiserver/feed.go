@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -17,6 +19,11 @@ type eventHandler interface {
 	OnAdd(obj any, isInInitialList bool)
 	OnUpdate(oldObj, newObj any)
 	OnDelete(obj any)
+}
+
+// replacer takes a whole list at once, so it can drop what the list lacks.
+type replacer interface {
+	Replace(items []runtime.Object, revision int64)
 }
 
 // feed keeps h informed of every object of a resource, straight from
@@ -50,8 +57,16 @@ func (s *Server) feedOnce(ctx context.Context, store storage.Interface, handler 
 	if err != nil {
 		return "", err
 	}
-	for _, item := range items {
-		h.OnAdd(item, true)
+	rev := int64(0)
+	if l, err := meta.ListAccessor(list); err == nil {
+		rev, _ = strconv.ParseInt(l.GetResourceVersion(), 10, 64)
+	}
+	if r, ok := h.(replacer); ok {
+		r.Replace(items, rev)
+	} else {
+		for _, item := range items {
+			h.OnAdd(item, true)
+		}
 	}
 	if first && synced != nil {
 		close(synced)

@@ -32,6 +32,7 @@ import (
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 	"github.com/kindish/kindish/controlplane/apiserver/strategy"
+	"github.com/kindish/kindish/controlplane/apiserver/subresource"
 )
 
 // Server is the API server's HTTP handler.
@@ -47,8 +48,15 @@ type Server struct {
 	auth    *auth.Auth
 	rbac    *rbac.Store
 	metrics *metrics
+	// caches serve admission's reads of namespaces, quotas and limit
+	// ranges from memory.
+	caches map[schema.GroupVersionResource]*listCache
 	// serviceCIDR is where ClusterIPs come from.
 	serviceCIDR netip.Prefix
+	// subresources serves what the resources' handlers do not: scale,
+	// binding, eviction, token, finalize, the kubelet's subresources and
+	// the reviews.
+	subresources *subresource.Handler
 }
 
 // Config builds a Server.
@@ -81,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		etcd:     cfg.Etcd,
 		handlers: map[schema.GroupVersionResource]*rest.Handler{},
 		stores:   map[schema.GroupVersionResource]storage.Interface{},
+		caches:   map[schema.GroupVersionResource]*listCache{},
 		mux:      http.NewServeMux(),
 
 		serviceCIDR: cfg.ServiceCIDR,
@@ -95,11 +104,21 @@ func New(cfg Config) (*Server, error) {
 		r := &cfg.Resources[i]
 		s.stores[r.GroupVersionResource()] = storage.New(cfg.Etcd, nil, storage.WithNewFunc(r.New))
 	}
-	admit := s.admissionChain(cfg)
 	for i := range cfg.Resources {
 		r := &cfg.Resources[i]
-		s.handlers[r.GroupVersionResource()] = &rest.Handler{Resource: r, Store: s.stores[r.GroupVersionResource()], Admit: admit}
+		s.handlers[r.GroupVersionResource()] = &rest.Handler{Resource: r, Store: s.stores[r.GroupVersionResource()]}
 	}
+	admit := s.admissionChain(cfg)
+	for gvr, h := range s.handlers {
+		h.Admit = admit
+		// Writes to cached resources go through their cache.
+		if c, ok := s.caches[gvr]; ok {
+			h.Store = writeThrough{c}
+		}
+	}
+	s.subresources = subresource.New(subresource.Config{
+		Resources: s.handlers, Authorizer: s.auth.Authorizer, Rules: s.auth.Rules, Tokens: s.auth.TokenReviews, Issuer: s.auth.TokenRequests,
+	})
 
 	disc, err := discovery.Build(cfg.Resources, cfg.ServerAddress)
 	if err != nil {
@@ -135,6 +154,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.bootstrapRBAC(ctx, bootstrappolicy.Policy()); err != nil {
 		return err
+	}
+	for gvr, c := range s.caches {
+		go s.feed(ctx, gvr, c, c.synced)
 	}
 	var synced []chan struct{}
 	for _, resource := range []string{"clusterroles", "clusterrolebindings", "roles", "rolebindings"} {
@@ -189,6 +211,10 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request, disc http.Hand
 	}
 	if !info.IsResourceRequest {
 		rest.WriteError(w, apierrors.NewNotFound(schema.GroupResource{}, info.Path))
+		return
+	}
+	if s.subresources.Serves(info) {
+		s.subresources.ServeHTTP(w, r, info)
 		return
 	}
 	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}

@@ -61,8 +61,11 @@ func (h *Handler) deleteOne(ctx context.Context, namespace, name string, opts *m
 		if f := h.Resource.Strategy.GracePeriod; f != nil {
 			seconds, graceful = f(obj, opts.GracePeriodSeconds)
 		}
-		if !graceful && len(om.Finalizers) == 0 {
+		if !graceful && len(om.Finalizers) == 0 && !h.deletionHeld(obj) {
 			return nil, errDeleteNow
+		}
+		if f := h.Resource.Strategy.PrepareForDelete; f != nil {
+			f(obj)
 		}
 		switch {
 		case om.DeletionTimestamp == nil:
@@ -104,6 +107,13 @@ func (h *Handler) deleteOne(ctx context.Context, namespace, name string, opts *m
 		return nil, false, err
 	}
 	return out, true, nil
+}
+
+// deletionHeld reports finalizers the resource keeps outside metadata (a
+// namespace's spec.finalizers) that the object's deletion still waits for.
+func (h *Handler) deletionHeld(obj runtime.Object) bool {
+	f := h.Resource.Strategy.DeletionHeld
+	return f != nil && f(obj)
 }
 
 // withPropagationFinalizer adds the finalizer a propagation policy asks

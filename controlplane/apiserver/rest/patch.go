@@ -2,13 +2,12 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
-	"mime"
 	"net/http"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
@@ -19,25 +18,7 @@ import (
 const maxJSONPatchOperations = 10000
 
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request, info *request.Info) {
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	patchType := types.PatchType(mediaType)
-	switch patchType {
-	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		WriteError(w, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", h.groupResource(), info.Name,
-			"server-side apply is not supported by this server; use kubectl apply without --server-side", 0, false))
-		return
-	default:
-		WriteError(w, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", h.groupResource(), info.Name,
-			"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json", 0, false))
-		return
-	}
-	validation, err := fieldValidation(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	patch, err := readBody(w, r)
+	p, err := ReadPatch(w, r, h.groupResource(), info.Name)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -50,25 +31,20 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, info *request.In
 			return nil, apierrors.NewNotFound(h.groupResource(), info.Name)
 		}
 		h.setKind(current)
-		original, err := json.Marshal(current)
-		if err != nil {
-			return nil, err
-		}
-		patched, err := h.applyPatch(patchType, original, patch)
-		if err != nil {
-			return nil, err
-		}
 		obj := h.Resource.New()
-		warnings, err = decode(patched, obj, decodeOptions{gvk: h.Resource.GroupVersionKind(), validation: validation})
+		decodeWarnings, err := p.Apply(current, obj, h.Resource.GroupVersionKind())
 		if err != nil {
 			return nil, err
 		}
+		warnings = decodeWarnings
 		return obj, nil
 	})
 }
 
-// applyPatch applies one patch document to the object's JSON.
-func (h *Handler) applyPatch(patchType types.PatchType, original, patch []byte) ([]byte, error) {
+// applyPatch applies one patch document to an object's JSON. dataStruct
+// is an object of the patched type: its Go type's patch tags drive a
+// strategic merge patch.
+func applyPatch(patchType types.PatchType, original, patch []byte, dataStruct runtime.Object, gr schema.GroupResource) ([]byte, error) {
 	switch patchType {
 	case types.JSONPatchType:
 		ops, err := jsonpatch.DecodePatch(patch)
@@ -80,7 +56,10 @@ func (h *Handler) applyPatch(patchType types.PatchType, original, patch []byte) 
 		}
 		out, err := ops.Apply(original)
 		if err != nil {
-			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", h.groupResource(), "", err.Error(), 0, false)
+			// Upstream's answer names no resource: kubectl then prints "The
+			// request is invalid: the server rejected our request due to
+			// an error in our request", not `The configmaps "" is invalid`.
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
 		}
 		return out, nil
 	case types.MergePatchType:
@@ -89,8 +68,8 @@ func (h *Handler) applyPatch(patchType types.PatchType, original, patch []byte) 
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
 		return out, nil
-	default: // strategic merge patch, driven by the Go type's patch tags
-		out, err := strategicpatch.StrategicMergePatch(original, patch, h.Resource.New())
+	default: // strategic merge patch
+		out, err := strategicpatch.StrategicMergePatch(original, patch, dataStruct)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}

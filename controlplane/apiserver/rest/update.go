@@ -40,13 +40,28 @@ type newObjectFunc func(ctx context.Context, current runtime.Object) (runtime.Ob
 // warnings is read once the write is done: a patch learns its own while
 // decoding the patched object.
 func (h *Handler) applyUpdate(w http.ResponseWriter, r *http.Request, info *request.Info, warnings func() []string, newObject newObjectFunc) {
-	ctx := r.Context()
 	dryRun, err := isDryRun(r)
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	created := false
+	out, created, err := h.write(r.Context(), info, dryRun, newObject)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	addWarnings(w, warnings())
+	h.setKind(out)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	h.respond(w, r, code, out)
+}
+
+// write is the compare-and-swap loop of applyUpdate and Update. Errors
+// are API statuses.
+func (h *Handler) write(ctx context.Context, info *request.Info, dryRun bool, newObject newObjectFunc) (out runtime.Object, created bool, err error) {
 	tryUpdate := func(current runtime.Object) (runtime.Object, error) {
 		created = metaOf(current).ResourceVersion == ""
 		obj, err := newObject(ctx, current)
@@ -61,7 +76,7 @@ func (h *Handler) applyUpdate(w http.ResponseWriter, r *http.Request, info *requ
 		}
 		return h.prepareUpdate(ctx, obj, current, info, dryRun)
 	}
-	out := h.Resource.New()
+	out = h.Resource.New()
 	key := h.key(info.Namespace, info.Name)
 	if dryRun {
 		err = h.dryRunUpdate(ctx, key, out, tryUpdate)
@@ -69,25 +84,17 @@ func (h *Handler) applyUpdate(w http.ResponseWriter, r *http.Request, info *requ
 		err = h.Store.GuaranteedUpdate(ctx, key, out, h.Resource.Strategy.AllowCreateOnUpdate && info.Subresource == "", nil, tryUpdate)
 	}
 	if err != nil {
-		WriteError(w, storage.ToAPIError(err, h.groupResource(), info.Name))
-		return
+		return nil, false, storage.ToAPIError(err, h.groupResource(), info.Name)
 	}
-	if !dryRun && finishedDeleting(out) {
+	if !dryRun && h.finishedDeleting(out) {
 		// The last finalizer of an object being deleted is gone: the
 		// object goes, as upstream.
 		uid := metaOf(out).UID
 		if err := h.Store.Delete(ctx, key, h.Resource.New(), &storage.Preconditions{UID: &uid}, nil); err != nil && !storage.IsNotFound(err) {
-			WriteError(w, storage.ToAPIError(err, h.groupResource(), info.Name))
-			return
+			return nil, false, storage.ToAPIError(err, h.groupResource(), info.Name)
 		}
 	}
-	addWarnings(w, warnings())
-	h.setKind(out)
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	h.respond(w, r, code, out)
+	return out, created, nil
 }
 
 func (h *Handler) dryRunUpdate(ctx context.Context, key string, out runtime.Object, tryUpdate storage.UpdateFunc) error {
@@ -174,8 +181,9 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, current runtime.Object
 
 // finishedDeleting reports an object whose deletion waited only for
 // finalizers that are now all gone.
-func finishedDeleting(obj runtime.Object) bool {
+func (h *Handler) finishedDeleting(obj runtime.Object) bool {
 	om := metaOf(obj)
 	return om.DeletionTimestamp != nil && len(om.Finalizers) == 0 &&
-		(om.DeletionGracePeriodSeconds == nil || *om.DeletionGracePeriodSeconds == 0)
+		(om.DeletionGracePeriodSeconds == nil || *om.DeletionGracePeriodSeconds == 0) &&
+		!h.deletionHeld(obj)
 }

@@ -166,11 +166,12 @@ func (c Convertors) priorityClasses() *registry.TableConvertor {
 	}))
 }
 
-// storageClasses: upstream also marks the default class in the NAME cell
-// ("standard (default)"); that cell is the server's, so it is not done here.
+// storageClasses: upstream marks the default class in the NAME cell
+// ("standard (default)"), so this table carries its own Name column.
 func (c Convertors) storageClasses() *registry.TableConvertor {
 	doc := storagev1.StorageClass{}.SwaggerDoc()
 	return convertor([]metav1.TableColumnDefinition{
+		nameColumn,
 		column("Provisioner", typeString, doc["provisioner"]),
 		column("ReclaimPolicy", typeString, doc["reclaimPolicy"]),
 		column("VolumeBindingMode", typeString, doc["volumeBindingMode"]),
@@ -186,6 +187,17 @@ func (c Convertors) storageClasses() *registry.TableConvertor {
 			binding = string(*sc.VolumeBindingMode)
 		}
 		expand := sc.AllowVolumeExpansion != nil && *sc.AllowVolumeExpansion
-		return []any{sc.Provisioner, reclaim, binding, expand, c.age(sc.CreationTimestamp)}
+		name := sc.Name
+		if isDefaultStorageClass(sc) {
+			name += " (default)"
+		}
+		return []any{name, sc.Provisioner, reclaim, binding, expand, c.age(sc.CreationTimestamp)}
 	}))
+}
+
+// isDefaultStorageClass is upstream's: the GA or the beta annotation says
+// "true".
+func isDefaultStorageClass(sc *storagev1.StorageClass) bool {
+	return sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" ||
+		sc.Annotations["storageclass.beta.kubernetes.io/is-default-class"] == "true"
 }

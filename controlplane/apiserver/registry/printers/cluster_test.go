@@ -82,12 +82,16 @@ func TestClusterResourceCells(t *testing.T) {
 			Provisioner:       "rancher.io/local-path",
 			ReclaimPolicy:     ptr(corev1.PersistentVolumeReclaimDelete),
 			VolumeBindingMode: &waitForConsumer,
-		}, []any{"rancher.io/local-path", "Delete", "WaitForFirstConsumer", false, "2m"}},
+		}, []any{"standard (default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer", false, "2m"}},
+		{"default by the beta annotation", registry.StorageV1.WithResource("storageclasses"), &storagev1.StorageClass{
+			ObjectMeta:  metav1.ObjectMeta{Name: "old", CreationTimestamp: ago(2 * time.Minute), Annotations: map[string]string{"storageclass.beta.kubernetes.io/is-default-class": "true"}},
+			Provisioner: "example.com/nfs",
+		}, []any{"old (default)", "example.com/nfs", "Delete", "Immediate", false, "2m"}},
 		{"storage class defaults", registry.StorageV1.WithResource("storageclasses"), &storagev1.StorageClass{ObjectMeta: created, Provisioner: "example.com/nfs"},
-			[]any{"example.com/nfs", "Delete", "Immediate", false, "2m"}},
+			[]any{"x", "example.com/nfs", "Delete", "Immediate", false, "2m"}},
 		{"expandable storage class", registry.StorageV1.WithResource("storageclasses"), &storagev1.StorageClass{
 			ObjectMeta: created, Provisioner: "ebs.csi.aws.com", ReclaimPolicy: &retain, AllowVolumeExpansion: ptr(true),
-		}, []any{"ebs.csi.aws.com", "Retain", "Immediate", true, "2m"}},
+		}, []any{"x", "ebs.csi.aws.com", "Retain", "Immediate", true, "2m"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCells(t, tc.gvr, tc.obj, tc.want) })
 	}
@@ -109,14 +113,14 @@ func TestEventsV1EventsPrintLikeCoreEvents(t *testing.T) {
 			Regarding:  corev1.ObjectReference{Kind: "Pod", Name: "web-0", FieldPath: "spec.containers{web}"},
 			Reason:     "BackOff", Note: "Back-off restarting failed container", Type: corev1.EventTypeWarning,
 			ReportingController: "kubelet", ReportingInstance: "kind-worker",
-		}, []any{"20s", "Warning", "BackOff", "pod/web-0", "spec.containers{web}", "kubelet, kind-worker", "Back-off restarting failed container", "4m", int64(3)}},
+		}, []any{"20s", "Warning", "BackOff", "pod/web-0", "spec.containers{web}", "kubelet, kind-worker", "Back-off restarting failed container", "4m", int64(3), "web.1"}},
 		{"carried over from core/v1", &eventsv1.Event{
 			ObjectMeta: metav1.ObjectMeta{Name: "web.2"},
 			Regarding:  corev1.ObjectReference{Kind: "Node", Name: "kind-worker"},
 			Reason:     "NodeReady", Note: "  Node kind-worker status is now: NodeReady ", Type: corev1.EventTypeNormal,
 			DeprecatedSource:         corev1.EventSource{Component: "kubelet", Host: "kind-worker"},
 			DeprecatedFirstTimestamp: ago(time.Hour), DeprecatedLastTimestamp: ago(50 * time.Minute), DeprecatedCount: 2,
-		}, []any{"50m", "Normal", "NodeReady", "node/kind-worker", "", "kubelet, kind-worker", "Node kind-worker status is now: NodeReady", "60m", int64(2)}},
+		}, []any{"50m", "Normal", "NodeReady", "node/kind-worker", "", "kubelet, kind-worker", "Node kind-worker status is now: NodeReady", "60m", int64(2), "web.2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCells(t, gvr, tc.event, tc.want) })
 	}

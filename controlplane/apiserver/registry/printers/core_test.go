@@ -196,9 +196,9 @@ func TestEventCells(t *testing.T) {
 		event *corev1.Event
 		want  []any
 	}{
-		{"old API, repeated", core, []any{"2m", "Normal", "Pulled", "pod/web-abc", "spec.containers{app}", "kubelet, kind-worker", `Successfully pulled image "nginx"`, "10m", int64(4)}},
-		{"series", series, []any{"30s", "Warning", "Starting", "node", "", "kube-proxy", "", "60m", int64(7)}},
-		{"new API, once", once, []any{"3m", "Normal", "ScalingReplicaSet", "deployment/web", "", "deployment-controller, kube-controller-manager-1", "Scaled up", "3m", int64(1)}},
+		{"old API, repeated", core, []any{"2m", "Normal", "Pulled", "pod/web-abc", "spec.containers{app}", "kubelet, kind-worker", `Successfully pulled image "nginx"`, "10m", int64(4), "web-abc.17f0"}},
+		{"series", series, []any{"30s", "Warning", "Starting", "node", "", "kube-proxy", "", "60m", int64(7), "node.17f1"}},
+		{"new API, once", once, []any{"3m", "Normal", "ScalingReplicaSet", "deployment/web", "", "deployment-controller, kube-controller-manager-1", "Scaled up", "3m", int64(1), "once"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCells(t, registry.CoreV1.WithResource("events"), tc.event, tc.want) })
 	}

@@ -11,9 +11,9 @@ import (
 )
 
 // eventColumns are upstream's for both event APIs, which it prints from
-// one internal type. Upstream's table starts with Last Seen and ends with
-// a wide Name column; here the server's leading Name column stands for
-// that one.
+// one internal type. The table starts with Last Seen and ends with a wide
+// Name column, so plain `kubectl get events` shows no names; the column's
+// "name" format tells the server not to put its own Name column first.
 func eventColumns() []metav1.TableColumnDefinition {
 	doc := corev1.Event{}.SwaggerDoc()
 	return []metav1.TableColumnDefinition{
@@ -26,6 +26,7 @@ func eventColumns() []metav1.TableColumnDefinition {
 		column("Message", typeString, doc["message"]),
 		wideColumn("First Seen", typeString, doc["firstTimestamp"]),
 		wideColumn("Count", typeString, doc["count"]),
+		wide(nameColumn),
 	}
 }
 
@@ -96,6 +97,7 @@ func (c Convertors) eventCells(e *corev1.Event) []any {
 		strings.TrimSpace(e.Message),
 		firstSeen,
 		int64(count),
+		e.Name,
 	}
 }
 

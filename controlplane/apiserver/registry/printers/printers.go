@@ -5,7 +5,10 @@
 // k8s.io/kubernetes/pkg/printers/internalversion, re-done for the v1 types.
 //
 // The server puts the Name column in front of every table, so each
-// convertor's columns and cells start after the name. Like kube-apiserver,
+// convertor's columns and cells start after the name; the few tables that
+// place or decorate the name themselves (events: last and wide only;
+// storage classes: "standard (default)") have a column of format "name",
+// and the server then leaves the name to them. Like kube-apiserver,
 // which renders tables with Wide set, cells always include the -o wide
 // columns; kubectl hides those of priority 1 unless asked.
 //
@@ -135,8 +138,17 @@ func wideColumn(name, typ, description string) metav1.TableColumnDefinition {
 	return metav1.TableColumnDefinition{Name: name, Type: typ, Priority: 1, Description: description}
 }
 
+// wide makes a column one kubectl shows only with -o wide.
+func wide(c metav1.TableColumnDefinition) metav1.TableColumnDefinition {
+	c.Priority = 1
+	return c
+}
+
 // Columns many resources share.
 var (
+	// nameColumn is for the tables that place or decorate the name
+	// themselves; the server puts a plain one first in all the others.
+	nameColumn = metav1.TableColumnDefinition{Name: "Name", Type: typeString, Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
 	ageColumn        = column("Age", typeString, metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"])
 	containersColumn = wideColumn("Containers", typeString, "Names of each container in the template.")
 	imagesColumn     = wideColumn("Images", typeString, "Images referenced by each container in the template.")

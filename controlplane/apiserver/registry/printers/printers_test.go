@@ -65,6 +65,10 @@ func wantCells(t *testing.T, gvr schema.GroupVersionResource, obj runtime.Object
 	}
 }
 
+// ownNameColumn are the resources whose upstream table places the name
+// elsewhere than first (events) or decorates it (storage classes).
+var ownNameColumn = map[string]bool{"events": true, "storageclasses": true}
+
 // defaultTable are the served resources upstream prints as NAME and
 // CREATED AT only.
 var defaultTable = map[string]bool{
@@ -96,10 +100,14 @@ func TestEveryServedResourceHasUpstreamsColumnsOrTheDefaultTable(t *testing.T) {
 			t.Errorf("%s: no convertor", gvr)
 			continue
 		}
-		// The server adds the name; a convertor never does.
+		// The server adds the name, except to the tables that place or
+		// decorate it themselves, as upstream's.
 		for _, col := range conv.Columns {
-			if col.Name == "Name" || col.Format == "name" {
+			if (col.Name == "Name" || col.Format == "name") && !ownNameColumn[gvr.Resource] {
 				t.Errorf("%s: convertor has its own name column %+v", gvr, col)
+			}
+			if col.Name == "Name" && col.Format != "name" {
+				t.Errorf("%s: a Name column without the name format would come twice: %+v", gvr, col)
 			}
 		}
 		// An empty object must render, one cell per column.
@@ -148,8 +156,8 @@ func TestColumnsAreUpstreams(t *testing.T) {
 		{registry.CoreV1.WithResource("nodes"), "STATUS|ROLES|AGE|VERSION|INTERNAL-IP (wide)|EXTERNAL-IP (wide)|OS-IMAGE (wide)|KERNEL-VERSION (wide)|CONTAINER-RUNTIME (wide)"},
 		{registry.CoreV1.WithResource("services"), "TYPE|CLUSTER-IP|EXTERNAL-IP|PORT(S)|AGE|SELECTOR (wide)"},
 		{registry.CoreV1.WithResource("endpoints"), "ENDPOINTS|AGE"},
-		{registry.CoreV1.WithResource("events"), "LAST SEEN|TYPE|REASON|OBJECT|SUBOBJECT (wide)|SOURCE (wide)|MESSAGE|FIRST SEEN (wide)|COUNT (wide)"},
-		{registry.EventsV1.WithResource("events"), "LAST SEEN|TYPE|REASON|OBJECT|SUBOBJECT (wide)|SOURCE (wide)|MESSAGE|FIRST SEEN (wide)|COUNT (wide)"},
+		{registry.CoreV1.WithResource("events"), "LAST SEEN|TYPE|REASON|OBJECT|SUBOBJECT (wide)|SOURCE (wide)|MESSAGE|FIRST SEEN (wide)|COUNT (wide)|NAME (wide)"},
+		{registry.EventsV1.WithResource("events"), "LAST SEEN|TYPE|REASON|OBJECT|SUBOBJECT (wide)|SOURCE (wide)|MESSAGE|FIRST SEEN (wide)|COUNT (wide)|NAME (wide)"},
 		{registry.CoreV1.WithResource("namespaces"), "STATUS|AGE"},
 		{registry.CoreV1.WithResource("configmaps"), "DATA|AGE"},
 		{registry.CoreV1.WithResource("secrets"), "TYPE|DATA|AGE"},
@@ -171,7 +179,7 @@ func TestColumnsAreUpstreams(t *testing.T) {
 		{registry.RBACV1.WithResource("clusterrolebindings"), "ROLE|AGE|USERS (wide)|GROUPS (wide)|SERVICEACCOUNTS (wide)"},
 		{registry.PolicyV1.WithResource("poddisruptionbudgets"), "MIN AVAILABLE|MAX UNAVAILABLE|ALLOWED DISRUPTIONS|AGE"},
 		{registry.SchedulingV1.WithResource("priorityclasses"), "VALUE|GLOBAL-DEFAULT|AGE|PREEMPTIONPOLICY"},
-		{registry.StorageV1.WithResource("storageclasses"), "PROVISIONER|RECLAIMPOLICY|VOLUMEBINDINGMODE|ALLOWVOLUMEEXPANSION|AGE"},
+		{registry.StorageV1.WithResource("storageclasses"), "NAME|PROVISIONER|RECLAIMPOLICY|VOLUMEBINDINGMODE|ALLOWVOLUMEEXPANSION|AGE"},
 	} {
 		t.Run(tc.gvr.String(), func(t *testing.T) {
 			conv := For(tc.gvr)
