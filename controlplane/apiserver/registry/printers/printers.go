@@ -148,7 +148,7 @@ func wide(c metav1.TableColumnDefinition) metav1.TableColumnDefinition {
 var (
 	// nameColumn is for the tables that place or decorate the name
 	// themselves; the server puts a plain one first in all the others.
-	nameColumn = metav1.TableColumnDefinition{Name: "Name", Type: typeString, Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
+	nameColumn       = metav1.TableColumnDefinition{Name: "Name", Type: typeString, Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
 	ageColumn        = column("Age", typeString, metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"])
 	containersColumn = wideColumn("Containers", typeString, "Names of each container in the template.")
 	imagesColumn     = wideColumn("Images", typeString, "Images referenced by each container in the template.")
