@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kindish/kindish/controlplane/apiserver/admission"
@@ -38,6 +39,7 @@ func (s *Server) admissionChain(cfg Config) rest.Admission {
 		}},
 		admission.LimitRanger{Store: s.cached(corev1.SchemeGroupVersion.WithResource("limitranges"))},
 		admission.ServiceAccount{},
+		admission.Priority{Store: s.cached(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))},
 		admission.DefaultTolerationSeconds{},
 		admission.ServiceIPs{
 			Store:    services,

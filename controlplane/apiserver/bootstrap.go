@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
+	"github.com/kindish/kindish/controlplane/apiserver/admission"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 )
 
@@ -18,7 +20,7 @@ import (
 var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
 // Bootstrap creates what the cluster needs before any client: the system
-// namespaces. It is idempotent, so every API server start runs it.
+// namespaces and the system priority classes. It is idempotent, so every API server start runs it.
 func (s *Server) Bootstrap(ctx context.Context) error {
 	store := s.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
 	var errs []error
@@ -37,6 +39,16 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 		err := store.Create(ctx, "/registry/namespaces/"+name, ns, &corev1.Namespace{})
 		if err != nil && !storage.IsExist(err) {
 			errs = append(errs, fmt.Errorf("create namespace %s: %w", name, err))
+		}
+	}
+	classes := s.stores[schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")]
+	for _, pc := range admission.SystemPriorityClasses() {
+		pc.TypeMeta = metav1.TypeMeta{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass"}
+		pc.UID = types.UID(uuid.NewUUID())
+		pc.CreationTimestamp = metav1.Now()
+		err := classes.Create(ctx, "/registry/scheduling.k8s.io/priorityclasses/"+pc.Name, &pc, &schedulingv1.PriorityClass{})
+		if err != nil && !storage.IsExist(err) {
+			errs = append(errs, fmt.Errorf("create priority class %s: %w", pc.Name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -199,6 +200,11 @@ func TestQuotaScopes(t *testing.T) {
 func TestQuotaPriorityClassScope(t *testing.T) {
 	env := apiservertest.Start(t)
 	namespace(t, env.Client, "team")
+	// Pods may only name classes that exist (Priority admission).
+	class := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000}
+	if _, err := env.Client.SchedulingV1().PriorityClasses().Create(testContext(t), class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	q := quota("high", list("pods", "1"))
 	q.Spec.ScopeSelector = &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{{
 		ScopeName: corev1.ResourceQuotaScopePriorityClass, Operator: corev1.ScopeSelectorOpIn, Values: []string{"high"},
