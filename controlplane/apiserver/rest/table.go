@@ -44,6 +44,10 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, code int, obj 
 		writeJSON(w, code, table)
 		return
 	}
+	if prefersProtobuf(r) {
+		writeProtobuf(w, code, obj)
+		return
+	}
 	writeJSON(w, code, obj)
 }
 
