@@ -56,8 +56,11 @@ const (
 
 // Documents holds the OpenAPI documents of one resource table. It is
 // immutable and safe for concurrent use.
+//
+// Only the encoded documents are kept: the trees they were made from are
+// several times larger, and a server holds its documents for its whole
+// life.
 type Documents struct {
-	v2     *spec.Swagger
 	v2JSON encoded
 	// The protobuf form of v2 is made on first request: only client-go's
 	// OpenAPISchema asks for it, and parsing the JSON with gnostic is the
@@ -81,7 +84,6 @@ func encode(body []byte) encoded {
 // v3Document is one group-version's OpenAPI v3 document. Its protobuf form
 // is made on first request: kubectl asks for JSON.
 type v3Document struct {
-	spec  *spec3.OpenAPI
 	json  encoded
 	proto lazyProto
 }
@@ -135,10 +137,9 @@ func Build(resources []registry.Resource) (*Documents, error) {
 	defs.finish()
 
 	d := &Documents{v3: map[string]*v3Document{}, built: time.Now().UTC().Truncate(time.Second)}
-	d.v2 = swagger(p, defs, nil)
 	// MarshalJSON directly: encoding/json would compact and check the
 	// megabytes it returns once more.
-	v2JSON, err := d.v2.MarshalJSON()
+	v2JSON, err := swagger(p, defs, nil).MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode OpenAPI v2: %w", err)
 	}
@@ -151,7 +152,7 @@ func Build(resources []registry.Resource) (*Documents, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode OpenAPI v3 %s: %w", name, err)
 		}
-		doc := &v3Document{spec: v3, json: encode(body)}
+		doc := &v3Document{json: encode(body)}
 		d.v3[name] = doc
 		index.Paths[name] = handler3.OpenAPIV3DiscoveryGroupVersion{ServerRelativeURL: v3URL(name, doc.json.etag)}
 	}
@@ -241,16 +242,27 @@ func v3URL(name, etag string) string {
 	return u.String()
 }
 
-// V2 returns the OpenAPI v2 document. Callers must not change it.
-func (d *Documents) V2() *spec.Swagger { return d.v2 }
-
-// V3 returns the OpenAPI v3 document of a group-version ("api/v1",
-// "apis/apps/v1"), or nil. Callers must not change it.
-func (d *Documents) V3(name string) *spec3.OpenAPI {
-	if doc := d.v3[name]; doc != nil {
-		return doc.spec
+// V2 decodes the OpenAPI v2 document; each call returns a new copy.
+func (d *Documents) V2() *spec.Swagger {
+	s := &spec.Swagger{}
+	if err := s.UnmarshalJSON(d.v2JSON.body); err != nil {
+		return nil
 	}
-	return nil
+	return s
+}
+
+// V3 decodes the OpenAPI v3 document of a group-version ("api/v1",
+// "apis/apps/v1"), or nil; each call decodes a new copy.
+func (d *Documents) V3(name string) *spec3.OpenAPI {
+	doc := d.v3[name]
+	if doc == nil {
+		return nil
+	}
+	s := &spec3.OpenAPI{}
+	if err := s.UnmarshalJSON(doc.json.body); err != nil {
+		return nil
+	}
+	return s
 }
 
 // ServeHTTP answers /openapi/v2, /openapi/v3 and /openapi/v3/<name>.
