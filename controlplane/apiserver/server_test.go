@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +211,25 @@ func TestInformerSeesChangesAcrossAWatchRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitSeen := func(want map[string]string) error {
+		return wait.PollUntilContextTimeout(ctx(t), 20*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range want {
+				if seen[k] != v {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+	}
+	if err := waitSeen(map[string]string{"x": "added", "y": "added"}); err != nil {
+		t.Fatalf("informer saw %v before the restart", seen)
+	}
+
+	// Cut the watch: the informer must resume from its resourceVersion and
+	// miss nothing written while it was away.
+	env.DropConnections()
 	cur, err := cms.Get(ctx(t), "x", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +248,21 @@ func TestInformerSeesChangesAcrossAWatchRestart(t *testing.T) {
 	})
 	if err != nil {
 		mu.Lock()
-		t.Fatalf("informer saw %v", seen)
+		t.Fatalf("informer saw %v after the restart", seen)
+	}
+	// The cut really ended the first watch: a watch is counted when it
+	// ends, and it would otherwise last half an hour. What the informer saw
+	// afterwards came through the watch it resumed.
+	metrics, err := env.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := regexp.MustCompile(`apiserver_request_total\{code="200",group="",resource="configmaps",scope="namespace",subresource="",verb="WATCH",version="v1"\} (\d+)`).FindSubmatch(metrics)
+	if watches == nil {
+		t.Fatal("no watch of configmaps ended: the connection was not cut")
+	}
+	if n, _ := strconv.Atoi(string(watches[1])); n < 1 {
+		t.Fatalf("ended watches: %d", n)
 	}
 }
 

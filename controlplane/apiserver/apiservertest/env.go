@@ -34,7 +34,12 @@ type Env struct {
 	Server *apiserver.Server
 	PKI    *pki.Bundle
 	ca     *certAuthority
+	http   *httptest.Server
 }
+
+// DropConnections cuts every client connection, as a restarting API server
+// or a flaky network would: watches end and clients must resume them.
+func (e *Env) DropConnections() { e.http.CloseClientConnections() }
 
 // Start starts etcd and the API server; both stop when the test ends.
 func Start(t testing.TB) *Env {
@@ -87,7 +92,7 @@ func Start(t testing.TB) *Env {
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 
-	env := &Env{URL: hs.URL, Etcd: etcd, Server: srv, PKI: bundle, ca: ca}
+	env := &Env{URL: hs.URL, Etcd: etcd, Server: srv, PKI: bundle, ca: ca, http: hs}
 	certPEM, keyPEM := bundle.AdminClient()
 	env.Config = env.config(certPEM, keyPEM)
 	if env.Client, err = kubernetes.NewForConfig(env.Config); err != nil {
