@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -593,27 +591,10 @@ func TestKubectlPatchLabelAnnotate(t *testing.T) {
 		"web|0/1|Pending|0|"+anyAge+"|app=web,env=dev")
 }
 
-// scaleServed reports whether the server has the scale subresource of a
-// deployment that exists.
-func scaleServed(t *testing.T, env *apiservertest.Env, name string) bool {
-	t.Helper()
-	_, err := env.Client.AppsV1().Deployments("default").GetScale(ctx(t), name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("get the scale of deployment %s: %v", name, err)
-	}
-	return true
-}
-
 func TestKubectlScale(t *testing.T) {
 	env, k := startKubectl(t)
 	k.MustRun("create", "-f", manifest("deployment.yaml"))
 	k.MustRun("create", "-f", manifest("replicaset.yaml"))
-	if !scaleServed(t, env, "frontend") {
-		t.Skip("the server does not serve deployments/scale yet")
-	}
 	wantOutput(t, k.Run("scale", "--replicas=6", "-f", manifest("replicaset.yaml")), 0, "replicaset.apps/backend scaled\n")
 	wantOutput(t, k.Run("scale", "deployment/frontend", "--replicas=3"), 0, "deployment.apps/frontend scaled\n")
 	rs, err := env.Client.AppsV1().ReplicaSets("default").Get(ctx(t), "backend", metav1.GetOptions{})
@@ -944,17 +925,6 @@ var colorCode = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 func stripColors(s string) string { return colorCode.ReplaceAllString(s, "") }
 
-// reviewsServed reports whether the server answers SelfSubjectAccessReviews
-// (rather than storing them).
-func reviewsServed(t *testing.T, env *apiservertest.Env) bool {
-	t.Helper()
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "default", Verb: "create", Resource: "pods"},
-	}}
-	got, err := env.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx(t), review, metav1.CreateOptions{})
-	return err == nil && got.Status.Allowed
-}
-
 func TestKubectlAuth(t *testing.T) {
 	env, admin := startKubectl(t)
 	jane := env.KubectlFor(t, "jane", "developers")
@@ -969,9 +939,6 @@ func TestKubectlAuth(t *testing.T) {
 	})
 
 	t.Run("can-i", func(t *testing.T) {
-		if !reviewsServed(t, env) {
-			t.Skip("the server does not answer SelfSubjectAccessReviews yet")
-		}
 		wantOutput(t, admin.Run("auth", "can-i", "create", "pods"), 0, "yes\n")
 		wantOutput(t, admin.Run("auth", "can-i", "delete", "nodes"), 0, "yes\n")
 		wantOutput(t, jane.Run("auth", "can-i", "create", "pods"), 1, "no\n")
