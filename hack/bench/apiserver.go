@@ -141,6 +141,8 @@ func (b *bench) addMemory(when string, m memory, goals memoryGoals) {
 	b.add(Figure{Name: "etcd RSS, " + when, Unit: "MB", Samples: []float64{m.etcd.rss}, Target: goals.etcd, Reference: goals.etcdRef})
 	b.add(Figure{Name: "kube-apiserver RSS, anonymous part, " + when, Unit: "MB", Samples: []float64{m.apiserver.anon}, Target: "-"})
 	b.add(Figure{Name: "etcd RSS, anonymous part, " + when, Unit: "MB", Samples: []float64{m.etcd.anon}, Target: "-"})
+	b.add(Figure{Name: "kube-apiserver PSS, " + when, Unit: "MB", Samples: []float64{m.apiserver.pss}, Target: "-"})
+	b.add(Figure{Name: "etcd PSS, " + when, Unit: "MB", Samples: []float64{m.etcd.pss}, Target: "-"})
 }
 
 // podClient is the bench namespace's pods, typed and raw.

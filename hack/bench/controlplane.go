@@ -282,9 +282,10 @@ func (p *process) waitReady(ctx context.Context, client *http.Client, url string
 }
 
 // usage is a process's resident memory in MB of 10^6 bytes: all of it
-// (VmRSS), and its anonymous part (RssAnon), which leaves out the pages of
-// the node binary that both components map.
-type usage struct{ rss, anon float64 }
+// (VmRSS), its anonymous part (RssAnon), which leaves out the pages of the
+// node binary that both components map, and its proportional share (Pss,
+// from smaps_rollup), which charges each shared page to its sharers.
+type usage struct{ rss, anon, pss float64 }
 
 func (p *process) memory() (usage, error) {
 	status := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
@@ -309,6 +310,15 @@ func (p *process) memory() (usage, error) {
 	}
 	if len(fields) > 0 {
 		return usage{}, fmt.Errorf("memory of %s: %s lacks VmRSS or RssAnon", p.name, status)
+	}
+	// Pss needs smaps_rollup (Linux 4.14); without it the row reads 0.
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p.cmd.Process.Pid)); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
+				kB, _ := strconv.ParseFloat(f[1], 64)
+				u.pss = kB * 1024 / 1e6
+			}
+		}
 	}
 	return u, nil
 }
