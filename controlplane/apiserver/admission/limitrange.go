@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
+	"github.com/kindish/kindish/controlplane/apiserver/registry/podresources"
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 )
@@ -71,7 +72,7 @@ func (p LimitRanger) Admit(ctx context.Context, a rest.AdmissionAttributes) erro
 		if pod, ok := a.Object.(*corev1.Pod); ok && pod.Status.QOSClass != "" {
 			// The class was computed before the defaults changed the
 			// resources it derives from.
-			pod.Status.QOSClass = podQOS(&pod.Spec)
+			pod.Status.QOSClass = podresources.QOSClass(&pod.Spec)
 		}
 	}
 	for i := range ranges {
@@ -337,7 +338,7 @@ func limitRequestRatioConstraint(t corev1.LimitType, name corev1.ResourceName, e
 // overhead adds the runtime class's overhead, which quota charges and
 // limit ranges do not.
 func podRequests(spec *corev1.PodSpec, overhead bool) corev1.ResourceList {
-	reqs := aggregateContainers(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Requests })
+	reqs := podresources.Total(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Requests })
 	if spec.Resources != nil {
 		for name, q := range spec.Resources.Requests {
 			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
@@ -346,7 +347,7 @@ func podRequests(spec *corev1.PodSpec, overhead bool) corev1.ResourceList {
 		}
 	}
 	if overhead {
-		addTo(reqs, spec.Overhead)
+		podresources.Add(reqs, spec.Overhead)
 	}
 	return reqs
 }
@@ -354,7 +355,7 @@ func podRequests(spec *corev1.PodSpec, overhead bool) corev1.ResourceList {
 // podLimits is podRequests for limits; overhead adds only to what is
 // limited.
 func podLimits(spec *corev1.PodSpec, overhead bool) corev1.ResourceList {
-	limits := aggregateContainers(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Limits })
+	limits := podresources.Total(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Limits })
 	if spec.Resources != nil {
 		for name, q := range spec.Resources.Limits {
 			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
@@ -371,85 +372,4 @@ func podLimits(spec *corev1.PodSpec, overhead bool) corev1.ResourceList {
 		}
 	}
 	return limits
-}
-
-func aggregateContainers(spec *corev1.PodSpec, of func(*corev1.ResourceRequirements) corev1.ResourceList) corev1.ResourceList {
-	total := corev1.ResourceList{}
-	for i := range spec.Containers {
-		addTo(total, of(&spec.Containers[i].Resources))
-	}
-	sidecars, initPeak := corev1.ResourceList{}, corev1.ResourceList{}
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		own := of(&c.Resources)
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			// A sidecar runs alongside everything after it.
-			addTo(total, own)
-			addTo(sidecars, own)
-			maxInto(initPeak, sidecars)
-			continue
-		}
-		running := corev1.ResourceList{}
-		addTo(running, own)
-		addTo(running, sidecars)
-		maxInto(initPeak, running)
-	}
-	maxInto(total, initPeak)
-	return total
-}
-
-func addTo(dst, src corev1.ResourceList) {
-	for name, q := range src {
-		v, ok := dst[name]
-		if !ok {
-			dst[name] = q.DeepCopy()
-			continue
-		}
-		v.Add(q)
-		dst[name] = v
-	}
-}
-
-func maxInto(dst, src corev1.ResourceList) {
-	for name, q := range src {
-		if v, ok := dst[name]; !ok || q.Cmp(v) > 0 {
-			dst[name] = q.DeepCopy()
-		}
-	}
-}
-
-// podQOS is the pod's quality of service class, as the pod strategy
-// computes it on create: Guaranteed when every container has equal, set
-// cpu and memory requests and limits, BestEffort when none has any, else
-// Burstable.
-func podQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requested, limited := false, false
-	guaranteed := true
-	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
-		for _, c := range containers {
-			complete := 0
-			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				req, hasReq := c.Resources.Requests[name]
-				lim, hasLim := c.Resources.Limits[name]
-				requested = requested || (hasReq && !req.IsZero())
-				if hasLim && !lim.IsZero() {
-					limited = true
-					complete++
-				}
-				if hasReq && hasLim && req.Cmp(lim) != 0 {
-					guaranteed = false
-				}
-			}
-			if complete < 2 {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case !requested && !limited:
-		return corev1.PodQOSBestEffort
-	case guaranteed:
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kindish/kindish/controlplane/apiserver/registry"
+	"github.com/kindish/kindish/controlplane/apiserver/registry/podresources"
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 )
@@ -812,7 +813,7 @@ func bestEffort(pod *corev1.Pod) bool {
 	if pod.Status.QOSClass != "" {
 		return pod.Status.QOSClass == corev1.PodQOSBestEffort
 	}
-	return podQOS(&pod.Spec) == corev1.PodQOSBestEffort
+	return podresources.QOSClass(&pod.Spec) == corev1.PodQOSBestEffort
 }
 
 // priorityClassSelected matches the pod's priority class as the value of
@@ -888,7 +889,7 @@ func addLists(a, b corev1.ResourceList) corev1.ResourceList {
 	if sum == nil {
 		sum = corev1.ResourceList{}
 	}
-	addTo(sum, b)
+	podresources.Add(sum, b)
 	return sum
 }
 

@@ -6,6 +6,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kindish/kindish/controlplane/apiserver/registry/podresources"
 )
 
 // hooks are a resource's lifecycle rules beyond the generic ones.
@@ -27,7 +29,7 @@ var kindHooks = map[schema.GroupVersionResource]hooks{
 	corev1.SchemeGroupVersion.WithResource("pods"): {
 		prepareForCreate: func(obj runtime.Object) {
 			pod := obj.(*corev1.Pod)
-			pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&pod.Spec)}
+			pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podresources.QOSClass(&pod.Spec)}
 		},
 		gracePeriod: podGracePeriod,
 	},
@@ -124,48 +126,4 @@ func podGracePeriod(obj runtime.Object, requested *int64) (int64, bool) {
 		return 0, false
 	}
 	return seconds, true
-}
-
-// qosClass is upstream's: Guaranteed when every container has equal cpu
-// and memory requests and limits, BestEffort when none has any, else
-// Burstable.
-func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	guaranteed := true
-	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range containers {
-		for name, q := range c.Resources.Requests {
-			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				if !q.IsZero() {
-					requests[name] = q
-				}
-			}
-		}
-		complete := 0
-		for name, q := range c.Resources.Limits {
-			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				if !q.IsZero() {
-					limits[name] = q
-					complete++
-				}
-			}
-		}
-		if complete < 2 {
-			guaranteed = false
-		}
-		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[name]
-			lim, hasLim := c.Resources.Limits[name]
-			if hasReq && hasLim && req.Cmp(lim) != 0 {
-				guaranteed = false
-			}
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }

@@ -5,36 +5,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
-
-func container(req, lim corev1.ResourceList) corev1.Container {
-	return corev1.Container{Name: "c", Resources: corev1.ResourceRequirements{Requests: req, Limits: lim}}
-}
-
-func TestQOSClassAsUpstream(t *testing.T) {
-	cpu := resource.MustParse("100m")
-	mem := resource.MustParse("64Mi")
-	both := corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}
-	tests := []struct {
-		name string
-		c    corev1.Container
-		want corev1.PodQOSClass
-	}{
-		{"no resources", container(nil, nil), corev1.PodQOSBestEffort},
-		{"equal requests and limits", container(both, both), corev1.PodQOSGuaranteed},
-		{"limits only (requests default to them)", container(nil, both), corev1.PodQOSGuaranteed},
-		{"requests only", container(both, nil), corev1.PodQOSBurstable},
-		{"cpu limit only", container(nil, corev1.ResourceList{corev1.ResourceCPU: cpu}), corev1.PodQOSBurstable},
-	}
-	for _, tt := range tests {
-		if got := qosClass(&corev1.PodSpec{Containers: []corev1.Container{tt.c}}); got != tt.want {
-			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
-		}
-	}
-}
 
 func TestPodGracePeriod(t *testing.T) {
 	scheduled := &corev1.Pod{Spec: corev1.PodSpec{NodeName: "n", TerminationGracePeriodSeconds: ptr.To[int64](45)}}

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kindish/kindish/controlplane/apiserver/registry/podresources"
 )
 
 // milliScale is the finest resource quantity the API keeps: finer values
@@ -66,7 +68,7 @@ func hugePagePodLimits(spec *corev1.PodSpec, res *corev1.ResourceRequirements) {
 	if limits == nil {
 		limits = corev1.ResourceList{}
 	}
-	for name, q := range containersTotal(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Limits }) {
+	for name, q := range podresources.Total(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Limits }) {
 		if !isHugePages(name) {
 			continue
 		}
@@ -93,7 +95,7 @@ func podRequests(spec *corev1.PodSpec, res *corev1.ResourceRequirements) {
 	if requests == nil {
 		requests = corev1.ResourceList{}
 	}
-	for name, q := range containersTotal(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Requests }) {
+	for name, q := range podresources.Total(spec, func(r *corev1.ResourceRequirements) corev1.ResourceList { return r.Requests }) {
 		if _, ok := requests[name]; !ok && podLevelResource(name) && !isHugePages(name) {
 			requests[name] = q
 		}
@@ -115,54 +117,4 @@ func podLevelResource(name corev1.ResourceName) bool {
 
 func isHugePages(name corev1.ResourceName) bool {
 	return strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix)
-}
-
-// containersTotal is what a pod's containers need together of the list
-// that of picks, counting sidecars as the scheduler does: the regular
-// containers and the sidecars (restartable init containers) all run at
-// once; each other init container runs alone beside the sidecars started
-// before it; the pod needs the larger of the two.
-func containersTotal(spec *corev1.PodSpec, of func(*corev1.ResourceRequirements) corev1.ResourceList) corev1.ResourceList {
-	total := corev1.ResourceList{}
-	for i := range spec.Containers {
-		addResources(total, of(&spec.Containers[i].Resources))
-	}
-	sidecars := corev1.ResourceList{}
-	initPeak := corev1.ResourceList{}
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		need := of(&c.Resources)
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			addResources(total, need)
-			addResources(sidecars, need)
-			maxResources(initPeak, sidecars)
-			continue
-		}
-		running := corev1.ResourceList{}
-		addResources(running, need)
-		addResources(running, sidecars)
-		maxResources(initPeak, running)
-	}
-	maxResources(total, initPeak)
-	return total
-}
-
-func addResources(dst, src corev1.ResourceList) {
-	for name, q := range src {
-		sum, ok := dst[name]
-		if !ok {
-			dst[name] = q.DeepCopy()
-			continue
-		}
-		sum.Add(q)
-		dst[name] = sum
-	}
-}
-
-func maxResources(dst, src corev1.ResourceList) {
-	for name, q := range src {
-		if cur, ok := dst[name]; !ok || q.Cmp(cur) > 0 {
-			dst[name] = q.DeepCopy()
-		}
-	}
 }
