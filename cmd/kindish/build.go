@@ -13,14 +13,9 @@ func newBuildCommand(g *globals) *cobra.Command {
 		Use:   "node-image",
 		Short: "Build the node image from this source tree (the Debian base is cached)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			return m.BuildNodeImage(cmd.Context(), image)
-		},
+		}),
 	}
 	nodeImage.Flags().StringVar(&image, "image", cluster.DefaultImage(), "name of the image to build")
 	build.AddCommand(nodeImage)

@@ -14,15 +14,10 @@ func newCreateCommand(g *globals) *cobra.Command {
 		Use:   "cluster",
 		Short: "Create a local Kubernetes cluster",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			opts.Name = name
 			return m.Create(cmd.Context(), opts)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", nameFlagHelp()+"; overrides the config file's name")
 	cmd.Flags().StringVar(&opts.ConfigPath, "config", "", "path to a cluster config file (kind's v1alpha4 format is accepted); - reads stdin")

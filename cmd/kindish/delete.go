@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kindish/kindish/cluster"
 )
 
 func newDeleteCommand(g *globals) *cobra.Command {
@@ -13,14 +15,9 @@ func newDeleteCommand(g *globals) *cobra.Command {
 		Use:   "cluster",
 		Short: "Delete a cluster: its nodes, their volumes and its kubeconfig entries",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			return m.Delete(cmd.Context(), clusterName(name), kubeconfig)
-		},
+		}),
 	}
 	one.Flags().StringVarP(&name, "name", "n", "", nameFlagHelp())
 	one.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file to remove the entries from (default $KUBECONFIG or ~/.kube/config)")

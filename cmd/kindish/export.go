@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kindish/kindish/cluster"
 )
 
 func newExportCommand(g *globals) *cobra.Command {
@@ -14,19 +16,14 @@ func newExportCommand(g *globals) *cobra.Command {
 		Use:   "kubeconfig",
 		Short: "Merge a cluster's kubeconfig into the kubeconfig file and make it current",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			path, err := m.ExportKubeconfig(cmd.Context(), clusterName(kcName), kcPath, internal)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Set kubectl context to %q in %s\n", "kindish-"+m.ResolveName(clusterName(kcName)), path)
 			return nil
-		},
+		}),
 	}
 	kubeconfig.Flags().StringVarP(&kcName, "name", "n", "", nameFlagHelp())
 	kubeconfig.Flags().StringVar(&kcPath, "kubeconfig", "", "kubeconfig file to write to (default $KUBECONFIG or ~/.kube/config)")
@@ -37,23 +34,18 @@ func newExportCommand(g *globals) *cobra.Command {
 		Use:   "logs [DIR]",
 		Short: "Write the nodes' logs to DIR (default: a new temporary folder)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, args []string, m *cluster.Manager) error {
 			dir := ""
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			dir, err = m.ExportLogs(cmd.Context(), clusterName(logsName), dir)
+			dir, err := m.ExportLogs(cmd.Context(), clusterName(logsName), dir)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Exported logs for cluster %q to:\n%s\n", m.ResolveName(clusterName(logsName)), dir)
 			return nil
-		},
+		}),
 	}
 	logs.Flags().StringVarP(&logsName, "name", "n", "", nameFlagHelp())
 	export.AddCommand(kubeconfig, logs)

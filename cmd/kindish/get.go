@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kindish/kindish/cluster"
 )
 
 func newGetCommand(g *globals) *cobra.Command {
@@ -12,12 +14,7 @@ func newGetCommand(g *globals) *cobra.Command {
 		Use:   "clusters",
 		Short: "List the clusters",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			names, err := m.List(cmd.Context())
 			if err != nil {
 				return err
@@ -29,7 +26,7 @@ func newGetCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			return nil
-		},
+		}),
 	}
 
 	var nodesName string
@@ -38,14 +35,10 @@ func newGetCommand(g *globals) *cobra.Command {
 		Use:   "nodes",
 		Short: "List a cluster's node containers",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			names := []string{m.ResolveName(clusterName(nodesName))}
 			if allClusters {
+				var err error
 				if names, err = m.List(cmd.Context()); err != nil {
 					return err
 				}
@@ -65,7 +58,7 @@ func newGetCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "No kindish nodes found for cluster %q.\n", names)
 			}
 			return nil
-		},
+		}),
 	}
 	nodes.Flags().StringVarP(&nodesName, "name", "n", "", nameFlagHelp())
 	nodes.Flags().BoolVarP(&allClusters, "all-clusters", "A", false, "list the nodes of every cluster")
@@ -76,19 +69,14 @@ func newGetCommand(g *globals) *cobra.Command {
 		Use:   "kubeconfig",
 		Short: "Print a cluster's kubeconfig",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, _ []string, m *cluster.Manager) error {
 			data, err := m.Kubeconfig(cmd.Context(), clusterName(kcName), internal)
 			if err != nil {
 				return err
 			}
 			_, err = cmd.OutOrStdout().Write(data)
 			return err
-		},
+		}),
 	}
 	kubeconfig.Flags().StringVarP(&kcName, "name", "n", "", nameFlagHelp())
 	kubeconfig.Flags().BoolVar(&internal, "internal", false, "use the control plane's address on the kindish network instead of the host port")

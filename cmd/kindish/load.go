@@ -14,29 +14,19 @@ func newLoadCommand(g *globals) *cobra.Command {
 		Use:   "docker-image IMAGE [IMAGE...]",
 		Short: "Load images from the local Docker engine into the nodes",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, args []string, m *cluster.Manager) error {
 			opts.Cluster = clusterName(name)
 			return m.LoadDockerImages(cmd.Context(), args, opts)
-		},
+		}),
 	}
 	archive := &cobra.Command{
 		Use:   "image-archive FILE",
 		Short: "Load an image archive (docker save or OCI layout tar) into the nodes",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := g.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer m.Close()
+		RunE: g.withManager(func(cmd *cobra.Command, args []string, m *cluster.Manager) error {
 			opts.Cluster = clusterName(name)
 			return m.LoadImageArchive(cmd.Context(), args[0], opts)
-		},
+		}),
 	}
 	for _, c := range []*cobra.Command{dockerImage, archive} {
 		c.Flags().StringVarP(&name, "name", "n", "", nameFlagHelp())

@@ -90,6 +90,19 @@ func (g *globals) manager(ctx context.Context) (*cluster.Manager, error) {
 	return cluster.NewManager(ctx, g.logger(), g.status())
 }
 
+// withManager makes a command body that needs the container engine: it
+// connects, runs fn, and closes the connection.
+func (g *globals) withManager(fn func(cmd *cobra.Command, args []string, m *cluster.Manager) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		m, err := g.manager(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return fn(cmd, args, m)
+	}
+}
+
 // clusterName applies kind's precedence: the flag, else the environment.
 func clusterName(flag string) string {
 	if flag != "" {
