@@ -14,20 +14,38 @@ import (
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 )
 
-// withAuth authenticates and authorizes every request before it reaches a
-// handler: 401 without valid credentials (health checks excepted), 403
-// when RBAC does not allow the request, as upstream.
-func (s *Server) withAuth(next http.Handler) http.Handler {
+// withRequestInfo parses the request once, for every layer after it
+// (metrics, authorization, routing), which read it from the context.
+func withRequestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, err := request.Parse(r)
 		if err != nil {
 			rest.WriteError(w, apierrors.NewBadRequest(err.Error()))
 			return
 		}
+		next.ServeHTTP(w, r.WithContext(request.WithInfo(r.Context(), info)))
+	})
+}
+
+// requestInfo is what withRequestInfo parsed.
+func requestInfo(r *http.Request) *request.Info {
+	info, ok := request.InfoFrom(r.Context())
+	if !ok {
+		panic("request not parsed: withRequestInfo must run first")
+	}
+	return info
+}
+
+// withAuth authenticates and authorizes every request before it reaches a
+// handler: 401 without valid credentials (health checks excepted), 403
+// when RBAC does not allow the request, as upstream.
+func (s *Server) withAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfo(r)
 		u, ok, err := s.auth.Authenticator.Authenticate(r)
 		if err != nil || !ok {
 			if authn.AnonymousHealthChecks(r) {
-				next.ServeHTTP(w, r.WithContext(request.WithInfo(r.Context(), info)))
+				next.ServeHTTP(w, r)
 				return
 			}
 			if err != nil {
@@ -51,7 +69,7 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			rest.WriteError(w, authz.Forbidden(attrs, res.Reason()))
 			return
 		}
-		ctx = request.WithUser(request.WithInfo(ctx, info), u)
+		ctx = request.WithUser(ctx, u)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

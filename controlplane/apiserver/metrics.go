@@ -51,10 +51,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		info, err := request.Parse(r)
-		if err != nil {
-			return
-		}
+		info := requestInfo(r)
 		verb := upstreamVerb(info)
 		scope := scopeOf(info)
 		m.requests.WithLabelValues(verb, info.APIGroup, info.APIVersion, info.Resource, info.Subresource, scope, strconv.Itoa(rec.code)).Inc()

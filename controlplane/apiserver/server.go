@@ -28,7 +28,6 @@ import (
 	"github.com/kindish/kindish/controlplane/apiserver/discovery"
 	"github.com/kindish/kindish/controlplane/apiserver/openapi"
 	"github.com/kindish/kindish/controlplane/apiserver/registry"
-	"github.com/kindish/kindish/controlplane/apiserver/request"
 	"github.com/kindish/kindish/controlplane/apiserver/rest"
 	"github.com/kindish/kindish/controlplane/apiserver/storage"
 	"github.com/kindish/kindish/controlplane/apiserver/strategy"
@@ -141,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/apis/", func(w http.ResponseWriter, r *http.Request) { s.resource(w, r, disc) })
 	s.metrics = newMetrics()
 	s.mux.Handle("/metrics", s.metrics.handler())
-	s.handler = s.metrics.instrument(s.withAuth(s.mux))
+	s.handler = withRequestInfo(s.metrics.instrument(s.withAuth(s.mux)))
 	return s, nil
 }
 
@@ -204,11 +203,7 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request, disc http.Hand
 		disc.ServeHTTP(w, r)
 		return
 	}
-	info, err := request.Parse(r)
-	if err != nil {
-		rest.WriteError(w, apierrors.NewBadRequest(err.Error()))
-		return
-	}
+	info := requestInfo(r)
 	if !info.IsResourceRequest {
 		rest.WriteError(w, apierrors.NewNotFound(schema.GroupResource{}, info.Path))
 		return
