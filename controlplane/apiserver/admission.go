@@ -26,13 +26,15 @@ func (s *Server) cached(gvr schema.GroupVersionResource) storage.Interface {
 
 // admissionChain is the server's admission plugins, in upstream's order.
 func (s *Server) admissionChain(cfg Config) rest.Admission {
-	namespaces := s.cached(corev1.SchemeGroupVersion.WithResource("namespaces"))
-	services := s.stores[corev1.SchemeGroupVersion.WithResource("services")]
+	namespacesGVR := corev1.SchemeGroupVersion.WithResource("namespaces")
+	servicesGVR := corev1.SchemeGroupVersion.WithResource("services")
+	namespaces := s.cached(namespacesGVR)
+	services := s.stores[servicesGVR]
 	quotas := s.cached(corev1.SchemeGroupVersion.WithResource("resourcequotas"))
 	return admission.Chain(
 		admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
 			ns := &corev1.Namespace{}
-			if err := namespaces.Get(ctx, "/registry/namespaces/"+name, storage.GetOptions{}, ns); err != nil {
+			if err := namespaces.Get(ctx, s.key(namespacesGVR, "", name), storage.GetOptions{}, ns); err != nil {
 				return nil, storage.ToAPIError(err, corev1.Resource("namespaces"), name)
 			}
 			return ns, nil
@@ -48,7 +50,7 @@ func (s *Server) admissionChain(cfg Config) rest.Admission {
 			PortSize: 2768,
 			ServiceExists: func(ctx context.Context, namespace, name, uid string) (bool, error) {
 				svc := &corev1.Service{}
-				err := services.Get(ctx, "/registry/services/"+namespace+"/"+name, storage.GetOptions{IgnoreNotFound: true}, svc)
+				err := services.Get(ctx, s.key(servicesGVR, namespace, name), storage.GetOptions{IgnoreNotFound: true}, svc)
 				return err == nil && svc.Name != "" && string(svc.UID) == uid, err
 			},
 		},

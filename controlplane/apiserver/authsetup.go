@@ -56,11 +56,8 @@ type storeGetter struct{ s *Server }
 func (g storeGetter) get(resource, namespace, name string, out runtime.Object) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	key := "/registry/" + resource + "/" + name
-	if namespace != "" {
-		key = "/registry/" + resource + "/" + namespace + "/" + name
-	}
-	err := g.s.stores[corev1.SchemeGroupVersion.WithResource(resource)].Get(ctx, key, storage.GetOptions{}, out)
+	gvr := corev1.SchemeGroupVersion.WithResource(resource)
+	err := g.s.stores[gvr].Get(ctx, g.s.key(gvr, namespace, name), storage.GetOptions{}, out)
 	return storage.ToAPIError(err, corev1.Resource(resource), name)
 }
 
@@ -91,10 +88,7 @@ func (s *Server) bootstrapRBAC(ctx context.Context, policy rbac.Policy) error {
 	var errs []error
 	put := func(resource string, namespace, name string, obj runtime.Object) {
 		gvr := rbacv1.SchemeGroupVersion.WithResource(resource)
-		key := "/registry/" + rbacv1.GroupName + "/" + resource + "/" + name
-		if namespace != "" {
-			key = "/registry/" + rbacv1.GroupName + "/" + resource + "/" + namespace + "/" + name
-		}
+		key := s.key(gvr, namespace, name)
 		m := obj.(metav1.ObjectMetaAccessor).GetObjectMeta()
 		if created := m.GetCreationTimestamp(); created.IsZero() {
 			m.SetCreationTimestamp(metav1.Now())

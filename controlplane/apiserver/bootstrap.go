@@ -22,7 +22,8 @@ var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem,
 // Bootstrap creates what the cluster needs before any client: the system
 // namespaces and the system priority classes. It is idempotent, so every API server start runs it.
 func (s *Server) Bootstrap(ctx context.Context) error {
-	store := s.stores[corev1.SchemeGroupVersion.WithResource("namespaces")]
+	namespaces := corev1.SchemeGroupVersion.WithResource("namespaces")
+	store := s.stores[namespaces]
 	var errs []error
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{
@@ -36,17 +37,18 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 			Spec:   corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{corev1.FinalizerKubernetes}},
 			Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive},
 		}
-		err := store.Create(ctx, "/registry/namespaces/"+name, ns, &corev1.Namespace{})
+		err := store.Create(ctx, s.key(namespaces, "", name), ns, &corev1.Namespace{})
 		if err != nil && !storage.IsExist(err) {
 			errs = append(errs, fmt.Errorf("create namespace %s: %w", name, err))
 		}
 	}
-	classes := s.stores[schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")]
+	priorityClasses := schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")
+	classes := s.stores[priorityClasses]
 	for _, pc := range admission.SystemPriorityClasses() {
 		pc.TypeMeta = metav1.TypeMeta{APIVersion: "scheduling.k8s.io/v1", Kind: "PriorityClass"}
 		pc.UID = types.UID(uuid.NewUUID())
 		pc.CreationTimestamp = metav1.Now()
-		err := classes.Create(ctx, "/registry/scheduling.k8s.io/priorityclasses/"+pc.Name, &pc, &schedulingv1.PriorityClass{})
+		err := classes.Create(ctx, s.key(priorityClasses, "", pc.Name), &pc, &schedulingv1.PriorityClass{})
 		if err != nil && !storage.IsExist(err) {
 			errs = append(errs, fmt.Errorf("create priority class %s: %w", pc.Name, err))
 		}

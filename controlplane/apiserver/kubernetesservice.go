@@ -9,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -37,7 +38,7 @@ func (s *Server) ReconcileKubernetesService(ctx context.Context, advertise netip
 			Ports:                 []corev1.ServicePort{{Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(port))}},
 		},
 	}
-	if err := s.ensure(ctx, "services", "/registry/services/default/kubernetes", svc, nil); err != nil {
+	if err := s.ensure(ctx, corev1.SchemeGroupVersion.WithResource("services"), svc, nil); err != nil {
 		return err
 	}
 	endpoints := &corev1.Endpoints{
@@ -48,7 +49,7 @@ func (s *Server) ReconcileKubernetesService(ctx context.Context, advertise netip
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	if err := s.ensure(ctx, "endpoints", "/registry/endpoints/default/kubernetes", endpoints, func(current runtime.Object) bool {
+	if err := s.ensure(ctx, corev1.SchemeGroupVersion.WithResource("endpoints"), endpoints, func(current runtime.Object) bool {
 		cur := current.(*corev1.Endpoints)
 		return len(cur.Subsets) == 1 && len(cur.Subsets[0].Addresses) == 1 && cur.Subsets[0].Addresses[0].IP == advertise.String()
 	}); err != nil {
@@ -61,23 +62,18 @@ func (s *Server) ReconcileKubernetesService(ctx context.Context, advertise netip
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{advertise.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
-	return s.ensure(ctx, "endpointslices", "/registry/discovery.k8s.io/endpointslices/default/kubernetes", slice, func(current runtime.Object) bool {
+	return s.ensure(ctx, discoveryv1.SchemeGroupVersion.WithResource("endpointslices"), slice, func(current runtime.Object) bool {
 		cur := current.(*discoveryv1.EndpointSlice)
 		return len(cur.Endpoints) == 1 && len(cur.Endpoints[0].Addresses) == 1 && cur.Endpoints[0].Addresses[0] == advertise.String()
 	})
 }
 
-// ensure creates obj at key, or replaces the stored object when upToDate
-// says it is stale (nil: an existing object is kept as it is).
-func (s *Server) ensure(ctx context.Context, resource, key string, obj runtime.Object, upToDate func(runtime.Object) bool) error {
-	var store storage.Interface
-	var newObj func() runtime.Object
-	for gvr, h := range s.handlers {
-		if gvr.Resource == resource {
-			store, newObj = s.stores[gvr], h.Resource.New
-		}
-	}
+// ensure creates obj, or replaces the stored object when upToDate says it
+// is stale (nil: an existing object is kept as it is).
+func (s *Server) ensure(ctx context.Context, gvr schema.GroupVersionResource, obj runtime.Object, upToDate func(runtime.Object) bool) error {
+	store, newObj := s.stores[gvr], s.handlers[gvr].Resource.New
 	m := obj.(metav1.ObjectMetaAccessor).GetObjectMeta()
+	key := s.key(gvr, m.GetNamespace(), m.GetName())
 	m.SetUID(types.UID(uuid.NewUUID()))
 	m.SetCreationTimestamp(metav1.Now())
 	err := store.Create(ctx, key, obj, newObj())

@@ -173,6 +173,12 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// key is where an object of the resource lives in etcd; the resource's
+// handler owns the layout.
+func (s *Server) key(gvr schema.GroupVersionResource, namespace, name string) string {
+	return s.handlers[gvr].Key(namespace, name)
+}
+
 // ready checks that etcd answers.
 func (s *Server) ready(ctx context.Context) error {
 	_, err := s.etcd.Get(ctx, "health", clientv3.WithCountOnly())
