@@ -113,6 +113,14 @@ func (c *Client) Close() error { return c.conn.Close() }
 // Socket is the socket the client is connected to.
 func (c *Client) Socket() string { return c.socket }
 
+// Runtime is the CRI runtime service over this connection. The kubelet's
+// parts each declare the subset of it they use, so that their tests can
+// hand them an in-memory fake instead.
+func (c *Client) Runtime() runtimeapi.RuntimeServiceClient { return c.runtime }
+
+// Images is the CRI image service over this connection.
+func (c *Client) Images() runtimeapi.ImageServiceClient { return c.images }
+
 // Version asks the runtime for its name and versions.
 func (c *Client) Version(ctx context.Context) (Version, error) {
 	resp, err := c.runtime.Version(ctx, &runtimeapi.VersionRequest{})
