@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kindish/kindish/controlplane/apiserver"
 )
 
@@ -32,10 +34,13 @@ func runAPIServer(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ServiceAccountKeyFile, "service-account-key-file", "", "public key(s) that verify ServiceAccount tokens")
 	fs.StringVar(&o.ServiceAccountSigningKeyFile, "service-account-signing-key-file", "", "private key that signs ServiceAccount tokens")
 	fs.StringVar(&o.ServiceAccountIssuer, "service-account-issuer", apiserver.DefaultIssuer, "issuer of ServiceAccount tokens")
+	fs.StringVar(&o.KubeletClientCertFile, "kubelet-client-certificate", "", "client certificate for the kubelets' API")
+	fs.StringVar(&o.KubeletClientKeyFile, "kubelet-client-key", "", "client certificate's key for the kubelets' API")
+	fs.StringVar(&o.KubeletCAFile, "kubelet-certificate-authority", "", "CA of the kubelets' serving certificates (default: --client-ca-file)")
+	addressTypes := fs.String("kubelet-preferred-address-types", "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP", "node address types to reach kubelets by, in order")
 	logLevel := fs.String("v", "0", "log verbosity: 0 warnings, 1 info, 2 and more debug")
 	for _, name := range []string{
 		"allow-privileged", "authorization-mode", "enable-admission-plugins", "enable-bootstrap-token-auth",
-		"kubelet-client-certificate", "kubelet-client-key", "kubelet-preferred-address-types",
 		"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names",
 		"requestheader-client-ca-file", "requestheader-extra-headers-prefix", "requestheader-group-headers",
 		"requestheader-username-headers", "runtime-config", "feature-gates",
@@ -50,6 +55,14 @@ func runAPIServer(ctx context.Context, args []string) error {
 		return err
 	}
 	o.EtcdServers = strings.Split(*etcdServers, ",")
+	for _, t := range strings.Split(*addressTypes, ",") {
+		switch t := corev1.NodeAddressType(strings.TrimSpace(t)); t {
+		case corev1.NodeHostName, corev1.NodeInternalDNS, corev1.NodeInternalIP, corev1.NodeExternalDNS, corev1.NodeExternalIP:
+			o.KubeletAddressTypes = append(o.KubeletAddressTypes, t)
+		default:
+			return fmt.Errorf("--kubelet-preferred-address-types: unknown address type %q", t)
+		}
+	}
 	level := slog.LevelWarn
 	switch *logLevel {
 	case "0":

@@ -16,6 +16,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kindish/kindish/controlplane/apiserver/subresource"
 )
 
 // RunOptions are kube-apiserver's flags, as kubeadm's manifest sets them.
@@ -38,6 +41,14 @@ type RunOptions struct {
 	ServiceAccountKeyFile        string
 	ServiceAccountSigningKeyFile string
 	ServiceAccountIssuer         string
+
+	// KubeletClientCertFile and KeyFile authenticate the server to
+	// kubelets; KubeletCAFile verifies them (ClientCAFile when empty: the
+	// cluster CA signs both). KubeletAddressTypes orders node addresses.
+	KubeletClientCertFile string
+	KubeletClientKeyFile  string
+	KubeletCAFile         string
+	KubeletAddressTypes   []corev1.NodeAddressType
 
 	Log *slog.Logger
 }
@@ -74,6 +85,19 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("--advertise-address %q: %w", o.AdvertiseAddress, err)
 	}
+	var kubelet subresource.KubeletDialer
+	if o.KubeletClientCertFile != "" {
+		ca := o.KubeletCAFile
+		if ca == "" {
+			ca = o.ClientCAFile
+		}
+		kubelet, err = NewKubeletClient(KubeletClientConfig{
+			CertFile: o.KubeletClientCertFile, KeyFile: o.KubeletClientKeyFile, CAFile: ca, AddressTypes: o.KubeletAddressTypes,
+		})
+		if err != nil {
+			return err
+		}
+	}
 	srv, err := New(Config{
 		Etcd:          etcd,
 		ServiceCIDR:   cidr,
@@ -83,7 +107,8 @@ func Run(ctx context.Context, o RunOptions) error {
 			ServiceAccountPublicKeys: saPublic,
 			Issuer:                   o.ServiceAccountIssuer,
 		},
-		Log: log,
+		Kubelet: kubelet,
+		Log:     log,
 	})
 	if err != nil {
 		return err

@@ -71,7 +71,10 @@ type Config struct {
 	// Auth configures authentication; it is required: nothing but health
 	// checks is served to anonymous clients.
 	Auth AuthConfig
-	Log  *slog.Logger
+	// Kubelet reaches the nodes' kubelets for pods/log, exec, attach,
+	// portforward and nodes/proxy; without one those answer 503.
+	Kubelet subresource.KubeletDialer
+	Log     *slog.Logger
 }
 
 // New builds the server: a store and a handler per resource, the
@@ -117,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.subresources = subresource.New(subresource.Config{
 		Resources: s.handlers, Authorizer: s.auth.Authorizer, Rules: s.auth.Rules, Tokens: s.auth.TokenReviews, Issuer: s.auth.TokenRequests,
+		Kubelet: cfg.Kubelet,
 	})
 
 	disc, err := discovery.Build(cfg.Resources, cfg.ServerAddress)
