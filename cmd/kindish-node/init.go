@@ -29,5 +29,12 @@ func runInit(ctx context.Context, args []string) error {
 	if pid := os.Getpid(); pid != 1 && !*notPID1 {
 		return fmt.Errorf("init runs as PID 1 of a node container, and this is PID %d (see -not-pid1)", pid)
 	}
+	kubeletArgs, ok, err := nodeinit.ReadKubeletFlags(nodeinit.KubeletFlagsFile)
+	if err != nil {
+		return err
+	}
+	if ok {
+		cfg.Services = append(cfg.Services, nodeinit.KubeletService(kubeletArgs))
+	}
 	return nodeinit.New(cfg).Run(ctx)
 }
