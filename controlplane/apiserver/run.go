@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -129,6 +130,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := srv.ReconcileKubernetesService(ctx, advertise, o.SecurePort); err != nil {
 		log.Warn("the kubernetes service could not be written yet", "error", err)
 	}
+	// Building the OpenAPI documents and the first lists leave tens of
+	// megabytes of garbage; hand them back to the system now rather than
+	// over the scavenger's next minutes, so that an idle server is small.
+	debug.FreeOSMemory()
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 30 * time.Second,

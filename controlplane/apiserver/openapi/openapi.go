@@ -17,11 +17,14 @@ package openapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,14 +74,41 @@ type Documents struct {
 	built   time.Time
 }
 
-// encoded is a document's bytes and the ETag naming them.
+// encoded is a document and the ETag naming it. JSON documents are kept
+// gzip-compressed: they shrink tenfold, a server holds them for its whole
+// life, and the clients that fetch them (kubectl, client-go) accept gzip,
+// so they get the compressed bytes as they are.
 type encoded struct {
-	body []byte
-	etag string
+	body    []byte
+	gzipped bool
+	etag    string
 }
 
-func encode(body []byte) encoded {
-	return encoded{body: body, etag: fmt.Sprintf("%X", sha512.Sum512(body))}
+func encode(body []byte) (encoded, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return encoded{}, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return encoded{}, err
+	}
+	if err := zw.Close(); err != nil {
+		return encoded{}, err
+	}
+	return encoded{body: slices.Clip(buf.Bytes()), gzipped: true, etag: fmt.Sprintf("%X", sha512.Sum512(body))}, nil
+}
+
+// plain returns the document's uncompressed bytes.
+func (e encoded) plain() ([]byte, error) {
+	if !e.gzipped {
+		return e.body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(e.body))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // v3Document is one group-version's OpenAPI v3 document. Its protobuf form
@@ -95,10 +125,14 @@ type lazyProto struct {
 	err  error
 }
 
-func (l *lazyProto) get(json []byte, parse func([]byte) (proto.Message, error)) ([]byte, error) {
+func (l *lazyProto) get(json encoded, parse func([]byte) (proto.Message, error)) ([]byte, error) {
 	l.once.Do(func() {
+		var plain []byte
+		if plain, l.err = json.plain(); l.err != nil {
+			return
+		}
 		var doc proto.Message
-		if doc, l.err = parse(json); l.err == nil {
+		if doc, l.err = parse(plain); l.err == nil {
 			l.body, l.err = proto.Marshal(doc)
 		}
 	})
@@ -143,7 +177,9 @@ func Build(resources []registry.Resource) (*Documents, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode OpenAPI v2: %w", err)
 	}
-	d.v2JSON = encode(v2JSON)
+	if d.v2JSON, err = encode(v2JSON); err != nil {
+		return nil, fmt.Errorf("encode OpenAPI v2: %w", err)
+	}
 
 	index := handler3.OpenAPIV3Discovery{Paths: map[string]handler3.OpenAPIV3DiscoveryGroupVersion{}}
 	for name, paths := range p.docs {
@@ -152,7 +188,11 @@ func Build(resources []registry.Resource) (*Documents, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode OpenAPI v3 %s: %w", name, err)
 		}
-		doc := &v3Document{json: encode(body)}
+		json, err := encode(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode OpenAPI v3 %s: %w", name, err)
+		}
+		doc := &v3Document{json: json}
 		d.v3[name] = doc
 		index.Paths[name] = handler3.OpenAPIV3DiscoveryGroupVersion{ServerRelativeURL: v3URL(name, doc.json.etag)}
 	}
@@ -160,7 +200,9 @@ func Build(resources []registry.Resource) (*Documents, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.v3Index = encode(indexJSON)
+	if d.v3Index, err = encode(indexJSON); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -244,8 +286,12 @@ func v3URL(name, etag string) string {
 
 // V2 decodes the OpenAPI v2 document; each call returns a new copy.
 func (d *Documents) V2() *spec.Swagger {
+	plain, err := d.v2JSON.plain()
+	if err != nil {
+		return nil
+	}
 	s := &spec.Swagger{}
-	if err := s.UnmarshalJSON(d.v2JSON.body); err != nil {
+	if err := s.UnmarshalJSON(plain); err != nil {
 		return nil
 	}
 	return s
@@ -258,8 +304,12 @@ func (d *Documents) V3(name string) *spec3.OpenAPI {
 	if doc == nil {
 		return nil
 	}
+	plain, err := doc.json.plain()
+	if err != nil {
+		return nil
+	}
 	s := &spec3.OpenAPI{}
-	if err := s.UnmarshalJSON(doc.json.body); err != nil {
+	if err := s.UnmarshalJSON(plain); err != nil {
 		return nil
 	}
 	return s
@@ -290,7 +340,7 @@ func (d *Documents) serveV2(w http.ResponseWriter, r *http.Request) {
 	case mediaJSON:
 		d.serve(w, r, mediaJSON, d.v2JSON)
 	case mediaV2Protobuf, mediaV2ProtobufDeprecated:
-		pb, err := d.v2Proto.get(d.v2JSON.body, parseV2)
+		pb, err := d.v2Proto.get(d.v2JSON, parseV2)
 		if err != nil {
 			writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "encode OpenAPI v2 as protobuf: "+err.Error())
 			return
@@ -329,7 +379,7 @@ func (d *Documents) serveV3(w http.ResponseWriter, r *http.Request, name string)
 		d.serve(w, r, mediaJSON, doc.json)
 		return
 	}
-	pb, err := doc.proto.get(doc.json.body, parseV3)
+	pb, err := doc.proto.get(doc.json, parseV3)
 	if err != nil {
 		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "encode OpenAPI v3 as protobuf: "+err.Error())
 		return
@@ -338,11 +388,47 @@ func (d *Documents) serveV3(w http.ResponseWriter, r *http.Request, name string)
 }
 
 // serve writes a document with its ETag; http.ServeContent answers
-// If-None-Match with 304 and HEAD without a body.
+// If-None-Match with 304 and HEAD without a body. A compressed document
+// goes out as it is to clients that accept gzip, and is decompressed for
+// the others.
 func (d *Documents) serve(w http.ResponseWriter, r *http.Request, contentType string, e encoded) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Etag", strconv.Quote(e.etag))
-	http.ServeContent(w, r, "", d.built, bytes.NewReader(e.body))
+	body := e.body
+	if e.gzipped {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			w.Header().Set("Content-Encoding", "gzip")
+		} else {
+			plain, err := e.plain()
+			if err != nil {
+				writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "decompress the OpenAPI document: "+err.Error())
+				return
+			}
+			body = plain
+		}
+	}
+	http.ServeContent(w, r, "", d.built, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding admits gzip:
+// named or "*", without q=0.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.TrimSpace(coding)
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		return q > 0
+	}
+	return false
 }
 
 // negotiate returns the first of offered (full media types) that the

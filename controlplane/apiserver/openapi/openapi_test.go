@@ -1,6 +1,8 @@
 package openapi_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -544,5 +546,46 @@ func TestConnectionsWithPathsAndForeignKinds(t *testing.T) {
 		New:          func() runtime.Object { return &corev1.Node{} },
 	}}); err == nil {
 		t.Error("a subresource of an unknown kind was described")
+	}
+}
+
+func TestDocumentsGoOutCompressedOnlyToClientsThatAcceptGzip(t *testing.T) {
+	docs := documents(t)
+	fetch := func(acceptEncoding string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/openapi/v2", nil)
+		req.Header.Set("Accept", "application/json")
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		rec := httptest.NewRecorder()
+		docs.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := fetch("")
+	if plain.Header().Get("Content-Encoding") != "" || !json.Valid(plain.Body.Bytes()) {
+		t.Fatalf("a client without gzip got Content-Encoding %q and a body that is not JSON", plain.Header().Get("Content-Encoding"))
+	}
+	for _, refuses := range []string{"identity", "gzip;q=0", "br"} {
+		if got := fetch(refuses).Header().Get("Content-Encoding"); got != "" {
+			t.Errorf("Accept-Encoding %q got Content-Encoding %q", refuses, got)
+		}
+	}
+	for _, accepts := range []string{"gzip", "deflate, gzip;q=0.5", "*"} {
+		rec := fetch(accepts)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding %q got Content-Encoding %q, want gzip", accepts, rec.Header().Get("Content-Encoding"))
+			continue
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain.Body.Bytes()) {
+			t.Errorf("Accept-Encoding %q: the compressed body is not the document (%v)", accepts, err)
+		}
+		if rec.Header().Get("Etag") != plain.Header().Get("Etag") {
+			t.Errorf("the ETag differs between encodings of one document")
+		}
 	}
 }
