@@ -112,6 +112,7 @@ func TestDefaultsReachEmbed(t *testing.T) {
 		{"a lone member's heartbeat", e.TickMs, uint(25)},
 		{"a lone member's election timeout", e.ElectionMs, uint(125)},
 		{"gRPC on its own port", len(e.ListenClientHttpUrls), 0},
+		{"only slow requests logged", e.WarningUnaryRequestDuration, 300 * time.Millisecond},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -47,6 +47,10 @@ func (c Config) embedConfig(lg *zap.Logger, registerGRPC func(*grpc.Server)) *em
 	e.SnapshotCount = c.SnapshotCount
 	e.MaxRequestBytes = c.MaxRequestBytes
 	e.WatchProgressNotifyInterval = watchProgressNotifyInterval
+	// NewConfig leaves this at zero (only etcd's flag sets the default),
+	// and at zero etcd logs every request as an expensive one: a warning
+	// with the request's content, per request.
+	e.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
 
 	// The JSON gateway (/v3/kv/... over HTTP) has no client here: the API
 	// server speaks gRPC. Without it etcd also skips dialing itself at
