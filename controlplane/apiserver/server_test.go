@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -371,4 +372,34 @@ func firstKey(m map[string]bool) string {
 		return k
 	}
 	return ""
+}
+
+func TestCreateKeepsANodesStatusButNotAPods(t *testing.T) {
+	env := apiservertest.Start(t)
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1"},
+		Status: corev1.NodeStatus{
+			Capacity:  corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")},
+			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.18.0.3"}},
+		},
+	}
+	created, err := env.Client.CoreV1().Nodes().Create(ctx(t), node, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := created.Status.Capacity[corev1.ResourcePods]; got.String() != "110" || len(created.Status.Addresses) != 1 {
+		t.Errorf("a node registered with its status lost it: %+v", created.Status)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodSucceeded, PodIP: "10.244.0.9"},
+	}
+	createdPod, err := env.Client.CoreV1().Pods("default").Create(ctx(t), pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if createdPod.Status.Phase != corev1.PodPending || createdPod.Status.PodIP != "" {
+		t.Errorf("a new pod kept the status its client wrote: %+v", createdPod.Status)
+	}
 }

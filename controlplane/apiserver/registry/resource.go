@@ -48,6 +48,10 @@ type Strategy struct {
 	// resource ignore status, writes to the status subresource ignore
 	// everything else, as upstream.
 	StatusSplit bool
+	// StatusOnCreate keeps the status a client creates an object with,
+	// although the resource splits status: upstream's nodes, which the
+	// kubelet registers with their capacity and conditions.
+	StatusOnCreate bool
 	// Generation resources count spec changes in metadata.generation.
 	Generation bool
 

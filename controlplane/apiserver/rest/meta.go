@@ -91,7 +91,7 @@ func (h *Handler) prepareCreate(obj runtime.Object) {
 	if h.Resource.Strategy.Generation {
 		om.Generation = 1
 	}
-	if h.Resource.Strategy.StatusSplit {
+	if h.Resource.Strategy.StatusSplit && !h.Resource.Strategy.StatusOnCreate {
 		clearStatus(obj)
 	}
 	if f := h.Resource.Strategy.PrepareForCreate; f != nil {

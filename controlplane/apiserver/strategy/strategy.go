@@ -5,6 +5,8 @@
 package strategy
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kindish/kindish/controlplane/apiserver/registry"
 	"github.com/kindish/kindish/controlplane/apiserver/registry/defaults"
 	"github.com/kindish/kindish/controlplane/apiserver/registry/printers"
@@ -18,6 +20,8 @@ var generationCounted = map[string]bool{
 	"replicationcontrollers": true, "jobs": true, "cronjobs": true, "poddisruptionbudgets": true,
 	"pods": true,
 }
+
+var nodesResource = corev1.SchemeGroupVersion.WithResource("nodes")
 
 // Resources returns the served resources with their strategies.
 func Resources() []registry.Resource {
@@ -39,6 +43,7 @@ func Resources() []registry.Resource {
 				s.StatusSplit = true
 			}
 		}
+		s.StatusOnCreate = r.GroupVersionResource() == nodesResource
 		if f := selectableFields[r.GroupVersionResource()]; f != nil {
 			s.SelectableFields = f
 		}
