@@ -63,14 +63,6 @@ func runAPIServer(ctx context.Context, args []string) error {
 			return fmt.Errorf("--kubelet-preferred-address-types: unknown address type %q", t)
 		}
 	}
-	level := slog.LevelWarn
-	switch *logLevel {
-	case "0":
-	case "1":
-		level = slog.LevelInfo
-	default:
-		level = slog.LevelDebug
-	}
-	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevelOf(*logLevel)}))
 	return apiserver.Run(ctx, o)
 }

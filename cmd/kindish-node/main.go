@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,6 +33,8 @@ type component func(ctx context.Context, args []string) error
 var components = map[string]component{
 	"etcd":           runEtcd,
 	"kube-apiserver": runAPIServer,
+	"kube-scheduler": runScheduler,
+	"kubelet":        runKubelet,
 	"init":           runInit,
 	// A node-side CRI client: kindish asks it which images a node holds.
 	criclient.CommandName: criclient.Main,
@@ -129,4 +132,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// logLevelOf maps upstream's -v verbosity onto slog levels: 0 warnings, 1
+// info, 2 and more debug.
+func logLevelOf(v string) slog.Level {
+	switch v {
+	case "0":
+		return slog.LevelWarn
+	case "1":
+		return slog.LevelInfo
+	default:
+		return slog.LevelDebug
+	}
 }
