@@ -71,7 +71,9 @@ func steps() []step {
 		}, ensureImages},
 		{func(c *Context) string { return fmt.Sprintf("Preparing nodes (%d)", len(c.Options.Config.Nodes)) }, createNodes},
 		{func(*Context) string { return "Starting container runtimes" }, waitForRuntimes},
+		{func(*Context) string { return "Starting control-plane" }, waitForControlPlane},
 		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
+		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},
 		{waitStatus, waitForNodes},
 	}
 }

@@ -3,6 +3,7 @@ package create
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 
@@ -134,6 +135,11 @@ func nodeSpec(c *Context, n PlannedNode, publishAPIServer bool) (provider.NodeSp
 	if err != nil {
 		return spec, err
 	}
+	kubelet, err := kubeletFiles(c, n)
+	if err != nil {
+		return spec, err
+	}
+	maps.Copy(extra, kubelet)
 	if spec.Files, err = c.PKI.NodeTar(n.Name, extra); err != nil {
 		return spec, fmt.Errorf("files for node %s: %w", n.Name, err)
 	}

@@ -3,7 +3,6 @@ package create
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/kindish/kindish/cluster/internal/parallel"
 	"github.com/kindish/kindish/cluster/kubeconfig"
@@ -46,13 +45,8 @@ func waitForLine(ctx context.Context, c *Context, line string) error {
 // writeKubeconfig merges the admin's kubeconfig, pointed at the published
 // API server port, into the user's kubeconfig file.
 func writeKubeconfig(_ context.Context, c *Context) error {
-	host := c.APIServer.Address
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
 	cert, key := c.PKI.AdminClient()
-	server := "https://" + net.JoinHostPort(host, fmt.Sprint(c.APIServer.Port))
-	cfg := kubeconfig.Build(c.Options.Config.Name, server, c.PKI.CACert(), cert, key)
+	cfg := kubeconfig.Build(c.Options.Config.Name, c.hostServer(), c.PKI.CACert(), cert, key)
 	c.kubeconfigWritten = true
 	if err := kubeconfig.Merge(c.Options.KubeconfigPath, cfg); err != nil {
 		return err
