@@ -31,11 +31,13 @@ type component func(ctx context.Context, args []string) error
 // components maps the name the binary runs under to the component it runs.
 // Adding a component is adding a line.
 var components = map[string]component{
-	"etcd":           runEtcd,
-	"kube-apiserver": runAPIServer,
-	"kube-scheduler": runScheduler,
-	"kubelet":        runKubelet,
-	"init":           runInit,
+	"etcd":                    runEtcd,
+	"kube-apiserver":          runAPIServer,
+	"kube-scheduler":          runScheduler,
+	"kube-controller-manager": runControllerManager,
+	"kubelet":                 runKubelet,
+	"kindnetd":                runKindnetd,
+	"init":                    runInit,
 	// A node-side CRI client: kindish asks it which images a node holds.
 	criclient.CommandName: criclient.Main,
 }
