@@ -49,6 +49,11 @@ func (in *Init) boot() error {
 			return err
 		}
 	}
+	if in.cfg.DNS.ResolvConf != "" {
+		if err := in.fixDNS(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -49,6 +49,8 @@ type Config struct {
 	// MachineIDPath gets a fresh random machine-id when it is missing or
 	// empty: nodes made from one image must not share one.
 	MachineIDPath string
+	// DNS makes Docker's DNS reachable from pods.
+	DNS DNSFix
 
 	// Services start in order; each one with a readiness check must be
 	// ready before the next starts.
@@ -151,7 +153,13 @@ func DefaultConfig() Config {
 		ProcSysDir:    "/proc/sys",
 		Sysctls:       DefaultSysctls(),
 		MachineIDPath: "/etc/machine-id",
-		Services:      []Service{ContainerdService()},
+		DNS: DNSFix{
+			ResolvConf:      "/etc/resolv.conf",
+			RouteTable:      "/proc/net/route",
+			IPTablesSave:    "/usr/sbin/iptables-nft-save",
+			IPTablesRestore: "/usr/sbin/iptables-nft-restore",
+		},
+		Services: []Service{ContainerdService()},
 		Images: ImageImport{
 			Dir:       "/kind/images",
 			After:     "containerd",
