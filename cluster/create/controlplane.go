@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // controlPlaneTimeout bounds the control plane's start: the kubelet runs
@@ -34,14 +33,7 @@ func (c *Context) hostServer() string {
 
 // adminClient reaches the API server from the host, as the admin.
 func adminClient(c *Context) (kubernetes.Interface, error) {
-	cert, key := c.PKI.AdminClient()
-	cfg := &rest.Config{
-		Host:            c.hostServer(),
-		TLSClientConfig: rest.TLSClientConfig{CAData: c.PKI.CACert(), CertData: cert, KeyData: key},
-		Timeout:         5 * time.Second,
-		QPS:             -1,
-	}
-	return kubernetes.NewForConfig(cfg)
+	return kubernetes.NewForConfig(adminRESTConfig(c))
 }
 
 // waitForControlPlane waits until the API server, a static pod of the

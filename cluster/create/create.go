@@ -74,6 +74,7 @@ func steps() []step {
 		{func(*Context) string { return "Starting control-plane" }, waitForControlPlane},
 		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
 		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},
+		{addonsStatus, installAddons},
 		{waitStatus, waitForNodes},
 	}
 }
