@@ -11,13 +11,17 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/kindish/kindish/controlplane/controllers/daemonset"
+	"github.com/kindish/kindish/controlplane/controllers/deployment"
 	"github.com/kindish/kindish/controlplane/controllers/garbagecollector"
 	"github.com/kindish/kindish/controlplane/controllers/namespace"
 	"github.com/kindish/kindish/controlplane/controllers/nodeipam"
 	"github.com/kindish/kindish/controlplane/controllers/nodelifecycle"
 	"github.com/kindish/kindish/controlplane/controllers/nodelifecycle/tainteviction"
+	"github.com/kindish/kindish/controlplane/controllers/replicaset"
 	"github.com/kindish/kindish/controlplane/controllers/rootcacert"
 	"github.com/kindish/kindish/controlplane/controllers/serviceaccount"
+	"github.com/kindish/kindish/controlplane/controllers/statefulset"
 )
 
 // Runner runs a built controller until ctx ends.
@@ -86,8 +90,8 @@ func KnownControllers() []Descriptor {
 		{Name: "cloud-node-lifecycle-controller", Aliases: []string{"cloud-node-lifecycle"}, Note: "no cloud provider"},
 		{Name: "clusterrole-aggregation-controller", Aliases: []string{"clusterrole-aggregation"}, ServiceAccount: "clusterrole-aggregation-controller", Note: notImplemented},
 		{Name: "cronjob-controller", Aliases: []string{"cronjob"}, ServiceAccount: "cronjob-controller", Note: notImplemented},
-		{Name: "daemonset-controller", Aliases: []string{"daemonset"}, ServiceAccount: "daemon-set-controller", Note: notImplemented},
-		{Name: "deployment-controller", Aliases: []string{"deployment"}, ServiceAccount: "deployment-controller", Note: notImplemented},
+		{Name: daemonset.Name, Aliases: []string{"daemonset"}, ServiceAccount: "daemon-set-controller", EventComponent: daemonset.EventComponent, Init: startDaemonSetController},
+		{Name: deployment.Name, Aliases: []string{"deployment"}, ServiceAccount: "deployment-controller", EventComponent: deployment.EventComponent, Init: startDeploymentController},
 		{Name: "disruption-controller", Aliases: []string{"disruption"}, ServiceAccount: "disruption-controller", Note: notImplemented},
 		{Name: "endpoints-controller", Aliases: []string{"endpoint"}, ServiceAccount: "endpoint-controller", Note: notImplemented},
 		{Name: "endpointslice-controller", Aliases: []string{"endpointslice"}, ServiceAccount: "endpointslice-controller", Note: notImplemented},
@@ -107,8 +111,8 @@ func KnownControllers() []Descriptor {
 		{Name: "persistentvolume-protection-controller", Aliases: []string{"pv-protection"}, ServiceAccount: "pv-protection-controller", Note: notImplemented},
 		{Name: "persistentvolumeclaim-protection-controller", Aliases: []string{"pvc-protection"}, ServiceAccount: "pvc-protection-controller", Note: notImplemented},
 		{Name: "pod-garbage-collector-controller", Aliases: []string{"podgc"}, ServiceAccount: "pod-garbage-collector", Note: notImplemented},
-		{Name: "replicaset-controller", Aliases: []string{"replicaset"}, ServiceAccount: "replicaset-controller", Note: notImplemented},
-		{Name: "replicationcontroller-controller", Aliases: []string{"replicationcontroller"}, ServiceAccount: "replication-controller", Note: notImplemented},
+		{Name: replicaset.Name, Aliases: []string{"replicaset"}, ServiceAccount: "replicaset-controller", EventComponent: replicaset.EventComponent, Init: startReplicaSetController},
+		{Name: replicaset.ReplicationControllerName, Aliases: []string{"replicationcontroller"}, ServiceAccount: "replication-controller", EventComponent: replicaset.ReplicationControllerEventComponent, Init: startReplicationController},
 		{Name: "resourceclaim-controller", Aliases: []string{"resource-claim-controller"}, ServiceAccount: "resource-claim-controller", Note: notImplemented},
 		{Name: "resourcequota-controller", Aliases: []string{"resourcequota"}, ServiceAccount: "resourcequota-controller", Note: notImplemented},
 		{Name: rootcacert.Name, Aliases: []string{"root-ca-cert-publisher"}, ServiceAccount: "root-ca-cert-publisher", Init: startRootCACertPublisher},
@@ -116,7 +120,7 @@ func KnownControllers() []Descriptor {
 		{Name: "service-lb-controller", Aliases: []string{"service"}, Note: "no cloud provider"},
 		{Name: serviceaccount.Name, Aliases: []string{"serviceaccount"}, ServiceAccount: "service-account-controller", Init: startServiceAccountController},
 		{Name: "serviceaccount-token-controller", Aliases: []string{"serviceaccount-token"}, Note: "accepted and does nothing: pods get bound tokens from TokenRequest, not Secrets"},
-		{Name: "statefulset-controller", Aliases: []string{"statefulset"}, ServiceAccount: "statefulset-controller", Note: notImplemented},
+		{Name: statefulset.Name, Aliases: []string{"statefulset"}, ServiceAccount: "statefulset-controller", EventComponent: statefulset.EventComponent, Init: startStatefulSetController},
 		{Name: "storage-version-migrator-controller", Note: notImplemented},
 		{Name: "storageversion-garbage-collector-controller", Aliases: []string{"storage-version-gc"}, Note: notImplemented},
 		// Upstream's account is taint-eviction-controller; kindish's
@@ -197,4 +201,29 @@ func startNamespaceController(_ context.Context, cc ControllerContext) (Runner, 
 	}
 	c := namespace.New(cc.Client, cc.InformerFactory, meta, cc.Log)
 	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+}
+
+func startDaemonSetController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := daemonset.New(cc.Client, cc.InformerFactory, cc.Recorder, daemonset.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+}
+
+func startStatefulSetController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := statefulset.New(cc.Client, cc.InformerFactory, cc.Recorder, statefulset.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startDeploymentController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := deployment.New(cc.Client, cc.InformerFactory, cc.Recorder, deployment.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startReplicaSetController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := replicaset.New(cc.Client, cc.InformerFactory, cc.Recorder, replicaset.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startReplicationController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := replicaset.NewForReplicationControllers(cc.Client, cc.InformerFactory, cc.Recorder, replicaset.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
 }

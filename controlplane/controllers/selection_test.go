@@ -88,7 +88,7 @@ func TestKnownControllersTable(t *testing.T) {
 			run = append(run, d.Name)
 		}
 	}
-	want := []string{"garbage-collector-controller", "namespace-controller", "node-ipam-controller", "node-lifecycle-controller", "root-ca-certificate-publisher-controller", "serviceaccount-controller", "taint-eviction-controller"}
+	want := []string{"daemonset-controller", "deployment-controller", "garbage-collector-controller", "namespace-controller", "node-ipam-controller", "node-lifecycle-controller", "replicaset-controller", "replicationcontroller-controller", "root-ca-certificate-publisher-controller", "serviceaccount-controller", "statefulset-controller", "taint-eviction-controller"}
 	if !slices.Equal(run, want) {
 		t.Fatalf("kubeadm's list runs %v, want %v", run, want)
 	}
