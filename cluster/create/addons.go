@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kindish/kindish/cluster/addons"
+	"github.com/kindish/kindish/cluster/config"
 )
 
 // clusterAddons are the addons this cluster gets, in kind's order: the CNI
@@ -17,6 +18,9 @@ func clusterAddons(c *Context) []addons.Addon {
 	if !c.Options.Config.Networking.DisableDefaultCNI {
 		list = append(list, addons.KindnetdAddon)
 	}
+	if c.Options.Config.Networking.KubeProxyMode != config.NoneProxyMode {
+		list = append(list, addons.KubeProxyAddon)
+	}
 	return list
 }
 
@@ -24,7 +28,7 @@ func addonsStatus(c *Context) string {
 	if len(clusterAddons(c)) == 0 {
 		return ""
 	}
-	return "Installing CNI"
+	return "Installing addons"
 }
 
 // installAddons applies the cluster's addons through the API server.

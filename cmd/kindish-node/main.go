@@ -36,6 +36,7 @@ var components = map[string]component{
 	"kube-scheduler":          runScheduler,
 	"kube-controller-manager": runControllerManager,
 	"kubelet":                 runKubelet,
+	"kube-proxy":              runKubeProxy,
 	"kindnetd":                runKindnetd,
 	"init":                    runInit,
 	// A node-side CRI client: kindish asks it which images a node holds.

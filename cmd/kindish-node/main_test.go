@@ -22,7 +22,7 @@ func TestResolve(t *testing.T) {
 		{name: "link name with arguments", argv: []string{"init", "-log-dir", "/tmp"}, want: "init", wantArgs: []string{"-log-dir", "/tmp"}},
 		{name: "first argument names the component", argv: []string{"/usr/local/bin/kindish-node", "init", "--help"}, want: "init", wantArgs: []string{"--help"}},
 		{name: "no component named", argv: []string{"kindish-node"}, wantErr: "no component named"},
-		{name: "unknown link name lists the known ones", argv: []string{"/usr/bin/frobnicate"}, wantErr: `unknown component "frobnicate" (known: etcd, init, kindish-cri, kindnetd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet)`},
+		{name: "unknown link name lists the known ones", argv: []string{"/usr/bin/frobnicate"}, wantErr: `unknown component "frobnicate" (known: etcd, init, kindish-cri, kindnetd, kube-apiserver, kube-controller-manager, kube-proxy, kube-scheduler, kubelet)`},
 		{name: "unknown first argument", argv: []string{"kindish-node", "etcdd"}, wantErr: `unknown component "etcdd"`},
 	}
 	for _, tt := range tests {
