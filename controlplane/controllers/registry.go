@@ -11,17 +11,25 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/kindish/kindish/controlplane/controllers/cronjob"
 	"github.com/kindish/kindish/controlplane/controllers/daemonset"
 	"github.com/kindish/kindish/controlplane/controllers/deployment"
+	"github.com/kindish/kindish/controlplane/controllers/endpoints"
+	"github.com/kindish/kindish/controlplane/controllers/endpointslice"
+	"github.com/kindish/kindish/controlplane/controllers/endpointslice/mirroring"
 	"github.com/kindish/kindish/controlplane/controllers/garbagecollector"
+	"github.com/kindish/kindish/controlplane/controllers/job"
 	"github.com/kindish/kindish/controlplane/controllers/namespace"
 	"github.com/kindish/kindish/controlplane/controllers/nodeipam"
 	"github.com/kindish/kindish/controlplane/controllers/nodelifecycle"
 	"github.com/kindish/kindish/controlplane/controllers/nodelifecycle/tainteviction"
+	"github.com/kindish/kindish/controlplane/controllers/podgc"
 	"github.com/kindish/kindish/controlplane/controllers/replicaset"
+	"github.com/kindish/kindish/controlplane/controllers/resourcequota"
 	"github.com/kindish/kindish/controlplane/controllers/rootcacert"
 	"github.com/kindish/kindish/controlplane/controllers/serviceaccount"
 	"github.com/kindish/kindish/controlplane/controllers/statefulset"
+	"github.com/kindish/kindish/controlplane/controllers/ttlafterfinished"
 )
 
 // Runner runs a built controller until ctx ends.
@@ -89,17 +97,17 @@ func KnownControllers() []Descriptor {
 		{Name: "certificatesigningrequest-signing-controller", Aliases: []string{"csrsigning"}, ServiceAccount: "certificate-controller", Note: notImplemented},
 		{Name: "cloud-node-lifecycle-controller", Aliases: []string{"cloud-node-lifecycle"}, Note: "no cloud provider"},
 		{Name: "clusterrole-aggregation-controller", Aliases: []string{"clusterrole-aggregation"}, ServiceAccount: "clusterrole-aggregation-controller", Note: notImplemented},
-		{Name: "cronjob-controller", Aliases: []string{"cronjob"}, ServiceAccount: "cronjob-controller", Note: notImplemented},
+		{Name: cronjob.Name, Aliases: []string{"cronjob"}, ServiceAccount: "cronjob-controller", EventComponent: cronjob.EventComponent, Init: startCronJobController},
 		{Name: daemonset.Name, Aliases: []string{"daemonset"}, ServiceAccount: "daemon-set-controller", EventComponent: daemonset.EventComponent, Init: startDaemonSetController},
 		{Name: deployment.Name, Aliases: []string{"deployment"}, ServiceAccount: "deployment-controller", EventComponent: deployment.EventComponent, Init: startDeploymentController},
 		{Name: "disruption-controller", Aliases: []string{"disruption"}, ServiceAccount: "disruption-controller", Note: notImplemented},
-		{Name: "endpoints-controller", Aliases: []string{"endpoint"}, ServiceAccount: "endpoint-controller", Note: notImplemented},
-		{Name: "endpointslice-controller", Aliases: []string{"endpointslice"}, ServiceAccount: "endpointslice-controller", Note: notImplemented},
-		{Name: "endpointslice-mirroring-controller", Aliases: []string{"endpointslicemirroring"}, ServiceAccount: "endpointslicemirroring-controller", Note: notImplemented},
+		{Name: endpoints.Name, Aliases: []string{"endpoint"}, ServiceAccount: "endpoint-controller", EventComponent: endpoints.EventComponent, Init: startEndpointsController},
+		{Name: endpointslice.Name, Aliases: []string{"endpointslice"}, ServiceAccount: "endpointslice-controller", EventComponent: endpointslice.EventComponent, Init: startEndpointSliceController},
+		{Name: mirroring.Name, Aliases: []string{"endpointslicemirroring"}, ServiceAccount: "endpointslicemirroring-controller", EventComponent: mirroring.EventComponent, Init: startEndpointSliceMirroringController},
 		{Name: "ephemeral-volume-controller", Aliases: []string{"ephemeral-volume"}, ServiceAccount: "ephemeral-volume-controller", Note: notImplemented},
 		{Name: garbagecollector.Name, Aliases: []string{"garbagecollector"}, ServiceAccount: "generic-garbage-collector", EventComponent: garbagecollector.Name, Init: startGarbageCollector},
 		{Name: "horizontal-pod-autoscaler-controller", Aliases: []string{"horizontalpodautoscaling"}, ServiceAccount: "horizontal-pod-autoscaler", Note: notImplemented},
-		{Name: "job-controller", Aliases: []string{"job"}, ServiceAccount: "job-controller", Note: notImplemented},
+		{Name: job.Name, Aliases: []string{"job"}, ServiceAccount: "job-controller", EventComponent: job.EventComponent, Init: startJobController},
 		{Name: "legacy-serviceaccount-token-cleaner-controller", Aliases: []string{"legacy-service-account-token-cleaner"}, ServiceAccount: "legacy-service-account-token-cleaner", Note: notImplemented},
 		{Name: namespace.Name, Aliases: []string{"namespace"}, ServiceAccount: "namespace-controller", Init: startNamespaceController},
 		{Name: nodeipam.Name, Aliases: []string{"nodeipam"}, ServiceAccount: "node-controller", EventComponent: nodeipam.EventComponent, Init: startNodeIPAM},
@@ -110,11 +118,11 @@ func KnownControllers() []Descriptor {
 		{Name: "persistentvolume-expander-controller", Aliases: []string{"persistentvolume-expander"}, ServiceAccount: "expand-controller", Note: notImplemented},
 		{Name: "persistentvolume-protection-controller", Aliases: []string{"pv-protection"}, ServiceAccount: "pv-protection-controller", Note: notImplemented},
 		{Name: "persistentvolumeclaim-protection-controller", Aliases: []string{"pvc-protection"}, ServiceAccount: "pvc-protection-controller", Note: notImplemented},
-		{Name: "pod-garbage-collector-controller", Aliases: []string{"podgc"}, ServiceAccount: "pod-garbage-collector", Note: notImplemented},
+		{Name: podgc.Name, Aliases: []string{"podgc"}, ServiceAccount: "pod-garbage-collector", EventComponent: podgc.Name, Init: startPodGCController},
 		{Name: replicaset.Name, Aliases: []string{"replicaset"}, ServiceAccount: "replicaset-controller", EventComponent: replicaset.EventComponent, Init: startReplicaSetController},
 		{Name: replicaset.ReplicationControllerName, Aliases: []string{"replicationcontroller"}, ServiceAccount: "replication-controller", EventComponent: replicaset.ReplicationControllerEventComponent, Init: startReplicationController},
 		{Name: "resourceclaim-controller", Aliases: []string{"resource-claim-controller"}, ServiceAccount: "resource-claim-controller", Note: notImplemented},
-		{Name: "resourcequota-controller", Aliases: []string{"resourcequota"}, ServiceAccount: "resourcequota-controller", Note: notImplemented},
+		{Name: resourcequota.Name, Aliases: []string{"resourcequota"}, ServiceAccount: "resourcequota-controller", EventComponent: resourcequota.Name, Init: startResourceQuotaController},
 		{Name: rootcacert.Name, Aliases: []string{"root-ca-cert-publisher"}, ServiceAccount: "root-ca-cert-publisher", Init: startRootCACertPublisher},
 		{Name: "service-cidr-controller", Note: notImplemented},
 		{Name: "service-lb-controller", Aliases: []string{"service"}, Note: "no cloud provider"},
@@ -129,7 +137,7 @@ func KnownControllers() []Descriptor {
 		{Name: tainteviction.Name, ServiceAccount: "node-controller", EventComponent: tainteviction.Name, Init: startTaintEviction},
 		{Name: "token-cleaner-controller", Aliases: []string{"tokencleaner"}, DisabledByDefault: true, ServiceAccount: "token-cleaner",
 			Note: "accepted and does nothing: kindish issues no bootstrap tokens to clean"},
-		{Name: "ttl-after-finished-controller", Aliases: []string{"ttl-after-finished"}, ServiceAccount: "ttl-after-finished-controller", Note: notImplemented},
+		{Name: ttlafterfinished.Name, Aliases: []string{"ttl-after-finished"}, ServiceAccount: "ttl-after-finished-controller", EventComponent: ttlafterfinished.Name, Init: startTTLAfterFinishedController},
 		{Name: "ttl-controller", Aliases: []string{"ttl"}, ServiceAccount: "ttl-controller", Note: notImplemented},
 		{Name: "validatingadmissionpolicy-status-controller", ServiceAccount: "validatingadmissionpolicy-status-controller", Note: notImplemented},
 	}
@@ -225,5 +233,45 @@ func startReplicaSetController(_ context.Context, cc ControllerContext) (Runner,
 
 func startReplicationController(_ context.Context, cc ControllerContext) (Runner, error) {
 	c := replicaset.NewForReplicationControllers(cc.Client, cc.InformerFactory, cc.Recorder, replicaset.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startEndpointsController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := endpoints.New(cc.Client, cc.InformerFactory, cc.Recorder, endpoints.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startEndpointSliceController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := endpointslice.New(cc.Client, cc.InformerFactory, cc.Recorder, endpointslice.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startEndpointSliceMirroringController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := mirroring.New(cc.Client, cc.InformerFactory, cc.Recorder, mirroring.Config{Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startJobController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := job.New(cc.Client, cc.InformerFactory, cc.Recorder, job.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startCronJobController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := cronjob.New(cc.Client, cc.InformerFactory, cc.Recorder, cronjob.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startTTLAfterFinishedController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := ttlafterfinished.New(cc.Client, cc.InformerFactory, ttlafterfinished.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
+}
+
+func startPodGCController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := podgc.New(cc.Client, cc.InformerFactory, podgc.Config{Clock: cc.Options.Clock, Log: cc.Log})
+	return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+}
+
+func startResourceQuotaController(_ context.Context, cc ControllerContext) (Runner, error) {
+	c := resourcequota.New(cc.Client, cc.InformerFactory, resourcequota.Config{Clock: cc.Options.Clock, Log: cc.Log})
 	return func(ctx context.Context) { c.Run(ctx, 5) }, nil
 }

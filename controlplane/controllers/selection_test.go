@@ -88,7 +88,28 @@ func TestKnownControllersTable(t *testing.T) {
 			run = append(run, d.Name)
 		}
 	}
-	want := []string{"daemonset-controller", "deployment-controller", "garbage-collector-controller", "namespace-controller", "node-ipam-controller", "node-lifecycle-controller", "replicaset-controller", "replicationcontroller-controller", "root-ca-certificate-publisher-controller", "serviceaccount-controller", "statefulset-controller", "taint-eviction-controller"}
+	want := []string{
+		"cronjob-controller",
+		"daemonset-controller",
+		"deployment-controller",
+		"endpoints-controller",
+		"endpointslice-controller",
+		"endpointslice-mirroring-controller",
+		"garbage-collector-controller",
+		"job-controller",
+		"namespace-controller",
+		"node-ipam-controller",
+		"node-lifecycle-controller",
+		"pod-garbage-collector-controller",
+		"replicaset-controller",
+		"replicationcontroller-controller",
+		"resourcequota-controller",
+		"root-ca-certificate-publisher-controller",
+		"serviceaccount-controller",
+		"statefulset-controller",
+		"taint-eviction-controller",
+		"ttl-after-finished-controller",
+	}
 	if !slices.Equal(run, want) {
 		t.Fatalf("kubeadm's list runs %v, want %v", run, want)
 	}
