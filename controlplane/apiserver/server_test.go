@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -401,5 +403,73 @@ func TestCreateKeepsANodesStatusButNotAPods(t *testing.T) {
 	}
 	if createdPod.Status.Phase != corev1.PodPending || createdPod.Status.PodIP != "" {
 		t.Errorf("a new pod kept the status its client wrote: %+v", createdPod.Status)
+	}
+}
+
+func TestGenerationsFollowUpstreamRulesPerKind(t *testing.T) {
+	env := apiservertest.Start(t)
+	c := env.Client
+	labels := map[string]string{"app": "g"}
+	template := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+
+	d, err := c.AppsV1().Deployments("default").Create(ctx(t), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "g"},
+		Spec:       appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Annotations = map[string]string{"team": "a"}
+	if d, err = c.AppsV1().Deployments("default").Update(ctx(t), d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Generation != 2 {
+		t.Errorf("a deployment's annotation change left generation %d, want 2", d.Generation)
+	}
+	d.Annotations["deployment.kubernetes.io/revision"] = "1"
+	d.Status.ObservedGeneration = 2
+	if d, err = c.AppsV1().Deployments("default").UpdateStatus(ctx(t), d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Annotations["deployment.kubernetes.io/revision"] != "1" || d.Generation != 2 {
+		t.Errorf("a status write: annotations %v generation %d; want the revision kept and generation 2", d.Annotations, d.Generation)
+	}
+
+	ds, err := c.AppsV1().DaemonSets("default").Create(ctx(t), &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "g"},
+		Spec:       appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ds.Annotations["deprecated.daemonset.template.generation"]; got != "1" {
+		t.Errorf("a new daemonset's template generation = %q, want 1", got)
+	}
+	ds.Spec.Template.Spec.Containers[0].Image = "busybox:2"
+	if ds, err = c.AppsV1().DaemonSets("default").Update(ctx(t), ds, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ds.Annotations["deprecated.daemonset.template.generation"]; got != "2" {
+		t.Errorf("after a template change the template generation = %q, want 2", got)
+	}
+
+	port := int32(80)
+	es, err := c.DiscoveryV1().EndpointSlices("default").Create(ctx(t), &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "g"},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Port: &port}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.2"}}}
+	if es, err = c.DiscoveryV1().EndpointSlices("default").Update(ctx(t), es, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if es.Generation != 2 {
+		t.Errorf("an endpoint slice's change left generation %d, want 2", es.Generation)
 	}
 }

@@ -52,6 +52,10 @@ type Strategy struct {
 	// although the resource splits status: upstream's nodes, which the
 	// kubelet registers with their capacity and conditions.
 	StatusOnCreate bool
+	// StatusKeepsAnnotations lets a status write change annotations, as
+	// upstream's deployments/status does: the deployment controller
+	// records revisions there.
+	StatusKeepsAnnotations bool
 	// Generation resources count spec changes in metadata.generation.
 	Generation bool
 

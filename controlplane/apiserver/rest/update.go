@@ -153,10 +153,14 @@ func (h *Handler) prepareUpdate(ctx context.Context, obj, current runtime.Object
 			// Only the status changes; everything else is the current
 			// object's, including labels and annotations, as upstream.
 			status := obj
+			annotations := om.Annotations
 			obj = current.DeepCopyObject()
 			copyStatus(obj, status)
 			metav1.ResetObjectMetaForStatus(metaOf(obj), cur)
 			om = metaOf(obj)
+			if h.Resource.Strategy.StatusKeepsAnnotations {
+				om.Annotations = annotations
+			}
 		} else {
 			copyStatus(obj, current)
 		}

@@ -1,8 +1,13 @@
 package strategy
 
 import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,6 +25,47 @@ type hooks struct {
 }
 
 var kindHooks = map[schema.GroupVersionResource]hooks{
+	// As upstream: annotations count as the deployment's spec (they once
+	// carried rollbacks), so changing them bumps the generation.
+	appsv1.SchemeGroupVersion.WithResource("deployments"): {
+		prepareForUpdate: func(obj, old runtime.Object) {
+			d, o := obj.(*appsv1.Deployment), old.(*appsv1.Deployment)
+			// A status write (its status differs) records revisions in
+			// annotations without being a new generation.
+			statusWrite := !apiequality.Semantic.DeepEqual(d.Status, o.Status)
+			if !statusWrite && !apiequality.Semantic.DeepEqual(d.Annotations, o.Annotations) && d.Generation == o.Generation {
+				d.Generation = o.Generation + 1
+			}
+		},
+	},
+	// As upstream, a DaemonSet counts its template's changes in the
+	// annotation its pods' pod-template-generation label comes from.
+	appsv1.SchemeGroupVersion.WithResource("daemonsets"): {
+		prepareForCreate: func(obj runtime.Object) {
+			setTemplateGeneration(obj.(*appsv1.DaemonSet), 1)
+		},
+		prepareForUpdate: func(obj, old runtime.Object) {
+			ds, o := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+			gen := templateGeneration(o)
+			if !apiequality.Semantic.DeepEqual(ds.Spec.Template, o.Spec.Template) {
+				gen++
+			}
+			setTemplateGeneration(ds, gen)
+		},
+	},
+	// EndpointSlices have no spec: any change but metadata's, or of the
+	// labels, is a new generation, as upstream.
+	discoveryv1.SchemeGroupVersion.WithResource("endpointslices"): {
+		prepareForUpdate: func(obj, old runtime.Object) {
+			n, o := obj.(*discoveryv1.EndpointSlice), old.(*discoveryv1.EndpointSlice)
+			nc, oc := *n, *o
+			nc.ObjectMeta, oc.ObjectMeta = metav1.ObjectMeta{}, metav1.ObjectMeta{}
+			nc.TypeMeta, oc.TypeMeta = metav1.TypeMeta{}, metav1.TypeMeta{}
+			if !apiequality.Semantic.DeepEqual(nc, oc) || !apiequality.Semantic.DeepEqual(n.Labels, o.Labels) {
+				n.Generation = o.Generation + 1
+			}
+		},
+	},
 	batchv1.SchemeGroupVersion.WithResource("jobs"): {
 		prepareForCreate: func(obj runtime.Object) { generateJobSelector(obj.(*batchv1.Job)) },
 	},
@@ -50,6 +96,25 @@ var kindHooks = map[schema.GroupVersionResource]hooks{
 			obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
 		},
 	},
+}
+
+// templateGenerationAnnotation is where upstream's apps/v1 DaemonSet keeps
+// its internal templateGeneration.
+const templateGenerationAnnotation = "deprecated.daemonset.template.generation"
+
+func templateGeneration(ds *appsv1.DaemonSet) int64 {
+	gen, err := strconv.ParseInt(ds.Annotations[templateGenerationAnnotation], 10, 64)
+	if err != nil || gen < 1 {
+		return 1
+	}
+	return gen
+}
+
+func setTemplateGeneration(ds *appsv1.DaemonSet, gen int64) {
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[templateGenerationAnnotation] = strconv.FormatInt(gen, 10)
 }
 
 // generateJobSelector gives a Job upstream's generated selector: its UID,

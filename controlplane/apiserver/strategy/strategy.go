@@ -5,6 +5,7 @@
 package strategy
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kindish/kindish/controlplane/apiserver/registry"
@@ -18,10 +19,13 @@ import (
 var generationCounted = map[string]bool{
 	"deployments": true, "replicasets": true, "statefulsets": true, "daemonsets": true,
 	"replicationcontrollers": true, "jobs": true, "cronjobs": true, "poddisruptionbudgets": true,
-	"pods": true,
+	"pods": true, "endpointslices": true,
 }
 
-var nodesResource = corev1.SchemeGroupVersion.WithResource("nodes")
+var (
+	nodesResource       = corev1.SchemeGroupVersion.WithResource("nodes")
+	deploymentsResource = appsv1.SchemeGroupVersion.WithResource("deployments")
+)
 
 // Resources returns the served resources with their strategies.
 func Resources() []registry.Resource {
@@ -44,6 +48,7 @@ func Resources() []registry.Resource {
 			}
 		}
 		s.StatusOnCreate = r.GroupVersionResource() == nodesResource
+		s.StatusKeepsAnnotations = r.GroupVersionResource() == deploymentsResource
 		if f := selectableFields[r.GroupVersionResource()]; f != nil {
 			s.SelectableFields = f
 		}
