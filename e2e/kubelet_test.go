@@ -25,7 +25,7 @@ func mustKubectl(args ...string) string {
 
 var _ = Describe("The control plane", Label("Cluster"), func() {
 	It("runs as static pods whose mirror pods are Running in kube-system", func() {
-		for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler"} {
+		for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
 			name := component + "-" + shared.Name + "-control-plane"
 			Eventually(func() string {
 				out, _, _ := kubectl("get", "pod", "-n", "kube-system", name, "-o", "jsonpath={.status.phase} {.metadata.annotations.kubernetes\\.io/config\\.mirror}")
@@ -41,18 +41,50 @@ var _ = Describe("The control plane", Label("Cluster"), func() {
 })
 
 var _ = Describe("kubectl get nodes", Label("Cluster"), func() {
-	It("lists every node with the seed's columns, roles and version", func() {
-		var out string
-		Eventually(func() int {
-			out, _, _ = kubectl("get", "nodes")
-			return len(strings.Split(strings.TrimSpace(out), "\n"))
-		}).WithTimeout(time.Minute).Should(Equal(4))
+	It("lists every node Ready with the seed's columns, roles and version", func() {
+		out := mustKubectl("get", "nodes")
 		GinkgoWriter.Println(out)
+		Expect(strings.Split(strings.TrimSpace(out), "\n")).To(HaveLen(4))
 		Expect(out).To(MatchRegexp(`^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n`))
-		Expect(out).To(MatchRegexp(fmt.Sprintf(`(?m)^%s-control-plane\s+\S+\s+control-plane\s+\S+\s+v1\.36\.4$`, shared.Name)))
+		Expect(out).To(MatchRegexp(fmt.Sprintf(`(?m)^%s-control-plane\s+Ready\s+control-plane\s+\S+\s+v1\.36\.4$`, shared.Name)))
 		for _, w := range []string{"worker", "worker2"} {
-			Expect(out).To(MatchRegexp(fmt.Sprintf(`(?m)^%s-%s\s+\S+\s+<none>\s+\S+\s+v1\.36\.4$`, shared.Name, w)))
+			Expect(out).To(MatchRegexp(fmt.Sprintf(`(?m)^%s-%s\s+Ready\s+<none>\s+\S+\s+v1\.36\.4$`, shared.Name, w)))
 		}
+	})
+})
+
+var _ = Describe("Workloads", Label("Workloads"), func() {
+	It("run a Deployment's pods on the workers, each with an IP from its node's pod range", func() {
+		mustKubectl("create", "deployment", "pauses", "--image=kindish/pause:v0.1.0", "--replicas=4")
+		DeferCleanup(func() { kubectl("delete", "deployment", "pauses", "--wait=false") })
+		Eventually(func() string {
+			out, _, _ := kubectl("get", "deployment", "pauses", "-o", "jsonpath={.status.availableReplicas}")
+			return out
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Equal("4"))
+		cidrs := map[string]string{}
+		for _, line := range strings.Split(mustKubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\n"}{end}`), "\n") {
+			if f := strings.Fields(line); len(f) == 2 {
+				cidrs[f[0]] = strings.TrimSuffix(f[1], "0/24")
+			}
+		}
+		pods := mustKubectl("get", "pods", "-l", "app=pauses", "-o", `jsonpath={range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}`)
+		GinkgoWriter.Println(pods)
+		for _, line := range strings.Split(strings.TrimSpace(pods), "\n") {
+			f := strings.Fields(line)
+			Expect(f).To(HaveLen(2), "pod without node or IP: %q", line)
+			Expect(f[0]).NotTo(HaveSuffix("control-plane"), "the control plane is tainted NoSchedule")
+			Expect(f[1]).To(HavePrefix(cidrs[f[0]]), "pod IP outside node %s's range", f[0])
+		}
+	})
+})
+
+var _ = Describe("Worker processes", Label("ProcessTree"), func() {
+	It("show the kubelet and kindnetd's pod: a shim with /pause and /bin/kindnetd", func() {
+		tree := docker("exec", shared.Name+"-worker", "ps", "fxwwo", "pid,cmd")
+		GinkgoWriter.Println(tree)
+		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
+		re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ /bin/kindnetd$`)
+		Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and /bin/kindnetd beneath it")
 	})
 })
 
@@ -64,11 +96,12 @@ var _ = Describe("Control-plane processes", Label("ProcessTree"), func() {
 			tree = docker("exec", node, "ps", "fxwwo", "pid,cmd")
 			return tree
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(And(
-			ContainSubstring(" \\_ etcd "), ContainSubstring(" \\_ kube-apiserver "), ContainSubstring(" \\_ kube-scheduler ")))
+			ContainSubstring(" \\_ etcd "), ContainSubstring(" \\_ kube-apiserver "), ContainSubstring(" \\_ kube-scheduler "),
+			ContainSubstring(" \\_ kube-controller-manager ")))
 		GinkgoWriter.Println(tree)
 		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/local/bin/containerd$`))
 		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
-		for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler"} {
+		for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
 			// A shim, then its /pause, then the component, as in the demo.
 			re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + component + ` `)
 			Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it", component)

@@ -31,7 +31,7 @@ nodes:
 var _ = BeforeSuite(func() {
 	setUpEnvironment()
 	By("creating the shared cluster " + shared.Name)
-	shared.Create()
+	shared.Create("--wait", "3m")
 })
 
 var _ = AfterSuite(func() {

@@ -3,16 +3,18 @@ package create
 import (
 	"context"
 	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kindish/kindish/cluster/internal/parallel"
 	"github.com/kindish/kindish/cluster/kubeconfig"
 )
 
-// Lines a node's PID 1 prints at its boot milestones (nodeagent/init).
-const (
-	runtimeReadyLine = "kindish-node: containerd is ready"
-	nodeUpLine       = "kindish-node: node is up"
-)
+// runtimeReadyLine is what a node's PID 1 (nodeagent/init) prints once
+// containerd answers.
+const runtimeReadyLine = "kindish-node: containerd is ready"
 
 // waitForRuntimes waits until containerd answers in every node.
 func waitForRuntimes(ctx context.Context, c *Context) error {
@@ -23,17 +25,56 @@ func waitStatus(c *Context) string {
 	if c.Options.Wait <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("Waiting ≤ %s for the nodes to be up", c.Options.Wait)
+	return fmt.Sprintf("Waiting ≤ %s for the nodes to be Ready", c.Options.Wait)
 }
 
-// waitForNodes waits, when asked, until every node finished its boot.
+// waitForNodes waits, when asked, until every node is Ready: its kubelet
+// reports the runtime and the CNI ready.
 func waitForNodes(ctx context.Context, c *Context) error {
 	if c.Options.Wait <= 0 {
 		return nil
 	}
+	client, err := adminClient(c)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.Options.Wait)
 	defer cancel()
-	return waitForLine(ctx, c, nodeUpLine)
+	for {
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		notReady := notReadyNodes(c.Nodes, nodes)
+		if err == nil && len(notReady) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("nodes %v are not Ready after %s (see `kubectl describe nodes` and `kindish export logs`)", notReady, c.Options.Wait)
+			}
+			return err
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func notReadyNodes(planned []PlannedNode, list *corev1.NodeList) []string {
+	ready := map[string]bool{}
+	if list != nil {
+		for _, n := range list.Items {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready[n.Name] = true
+				}
+			}
+		}
+	}
+	var names []string
+	for _, n := range planned {
+		if !ready[n.Name] {
+			names = append(names, n.Name)
+		}
+	}
+	return names
 }
 
 func waitForLine(ctx context.Context, c *Context, line string) error {
