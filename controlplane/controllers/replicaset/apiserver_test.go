@@ -101,10 +101,12 @@ func TestReplicaSetAgainstAPIServer(t *testing.T) {
 		if want := []string{pods[0].Name, pods[1].Name}; !slices.Equal(kept, want) {
 			t.Errorf("kept %v, want the ready ones %v", kept, want)
 		}
+		// The event is recorded after the delete call returns, so it may
+		// trail the pod's disappearance.
 		for _, p := range []string{pods[2].Name, pods[3].Name} {
-			if got := rec.with("Normal SuccessfulDelete Deleted pod: " + p); len(got) != 1 {
-				t.Errorf("deletion events of %s: %q", p, got)
-			}
+			waitFor(t, "the deletion event of "+p, func() (bool, error) {
+				return len(rec.with("Normal SuccessfulDelete Deleted pod: "+p)) == 1, nil
+			})
 		}
 		waitFor(t, "status of 2 replicas, generation observed", func() (bool, error) {
 			cur, err := admin.AppsV1().ReplicaSets(ns).Get(ctx, "web", metav1.GetOptions{})
