@@ -63,9 +63,9 @@ func TestReplicaSetAgainstAPIServer(t *testing.T) {
 				t.Errorf("pod %s: name or controller reference %+v", p.Name, ref)
 			}
 		}
-		if got := rec.with("Normal SuccessfulCreate Created pod: web-"); len(got) != 4 {
-			t.Errorf("creation events %q, want 4", got)
-		}
+		waitFor(t, "4 creation events", func() (bool, error) {
+			return len(rec.with("Normal SuccessfulCreate Created pod: web-")) == 4, nil
+		})
 
 		// One pod scheduled and ready, one unscheduled and ready, one
 		// pending, one running but not ready: scaling to two keeps the
@@ -148,9 +148,9 @@ func TestReplicaSetAgainstAPIServer(t *testing.T) {
 			return ref != nil && ref.UID == rs.UID && ptr.Deref(ref.BlockOwnerDeletion, false), nil
 		})
 		waitFor(t, "2 pods", func() (bool, error) { return len(livePods(t, admin, ns, "app=web")) == 2, nil })
-		if got := rec.with("Normal SuccessfulCreate Created pod: web-"); len(got) < 1 {
-			t.Errorf("no creation event")
-		}
+		waitFor(t, "a creation event", func() (bool, error) {
+			return len(rec.with("Normal SuccessfulCreate Created pod: web-")) >= 1, nil
+		})
 		// Only one was missing: the orphan counts.
 		createdHere := 0
 		for _, p := range livePods(t, admin, ns, "app=web") {
@@ -244,9 +244,9 @@ func TestReplicaSetAgainstAPIServer(t *testing.T) {
 			c := failure()
 			return c != nil && c.Status == corev1.ConditionTrue && c.Reason == ReasonFailedCreate && strings.Contains(c.Message, "forbidden"), nil
 		})
-		if got := rec.with("Warning FailedCreate Error creating: pods "); len(got) == 0 {
-			t.Error("no FailedCreate event")
-		}
+		waitFor(t, "a FailedCreate event", func() (bool, error) {
+			return len(rec.with("Warning FailedCreate Error creating: pods ")) > 0, nil
+		})
 		if err := admin.CoreV1().ResourceQuotas(ns).Delete(ctx, "no-pods", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestReplicationControllerAgainstAPIServer(t *testing.T) {
 		cur, err := admin.CoreV1().ReplicationControllers("default").Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && cur.Status.Replicas == 1, err
 	})
-	if got := rec.with("Normal SuccessfulDelete Deleted pod: web-"); len(got) != 2 {
-		t.Errorf("deletion events %q, want 2", got)
-	}
+	waitFor(t, "2 deletion events", func() (bool, error) {
+		return len(rec.with("Normal SuccessfulDelete Deleted pod: web-")) == 2, nil
+	})
 }
