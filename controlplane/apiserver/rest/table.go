@@ -33,8 +33,18 @@ func wantsTable(r *http.Request) bool {
 	return false
 }
 
-// respond writes obj as JSON, or as a Table when the client asked for one.
+// respond writes obj as JSON, or as a Table or its metadata only when the
+// client asked for that.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
+	if wantsPartialMetadata(r) {
+		partial, err := toPartialMetadata(obj)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		writeJSON(w, code, partial)
+		return
+	}
 	if wantsTable(r) {
 		table, err := h.toTable(obj, r.URL.Query().Get("includeObject"))
 		if err != nil {

@@ -58,6 +58,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, info *request.In
 		flusher.Flush()
 	}
 	table := wantsTable(r)
+	partial := wantsPartialMetadata(r)
 	includeObject := r.URL.Query().Get("includeObject")
 	enc := json.NewEncoder(w)
 	for {
@@ -71,7 +72,13 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, info *request.In
 			obj := ev.Object
 			if ev.Type != watch.Error {
 				h.setKind(obj)
-				if table && ev.Type != watch.Bookmark {
+				if partial {
+					if p, err := toPartialMetadata(obj); err != nil {
+						obj, ev.Type = statusOf(err), watch.Error
+					} else {
+						obj = p
+					}
+				} else if table && ev.Type != watch.Bookmark {
 					t, err := h.toTable(obj, includeObject)
 					if err != nil {
 						obj = statusOf(err)
