@@ -44,6 +44,11 @@ const VersionFile = "/kind/version"
 type Component struct {
 	Name    string // e.g. "kube-apiserver"
 	Command string // absolute path of the entrypoint in the image
+	// Netfilter is set for the components that program the node's
+	// netfilter tables from their pod: their images carry a second layer
+	// with iptables-nft (and its iptables, iptables-restore... links) and
+	// conntrack in /usr/sbin.
+	Netfilter bool
 }
 
 // Image is the component's image reference.
@@ -51,18 +56,26 @@ func (c Component) Image() string { return "kindish/" + c.Name + ":" + Tag }
 
 // The components, as the demo's process trees show them.
 var (
-	Etcd                  = Component{"etcd", "/usr/local/bin/etcd"}
-	KubeAPIServer         = Component{"kube-apiserver", "/usr/local/bin/kube-apiserver"}
-	KubeScheduler         = Component{"kube-scheduler", "/usr/local/bin/kube-scheduler"}
-	KubeControllerManager = Component{"kube-controller-manager", "/usr/local/bin/kube-controller-manager"}
-	KubeProxy             = Component{"kube-proxy", "/usr/local/bin/kube-proxy"}
-	Kindnetd              = Component{"kindnetd", "/bin/kindnetd"}
+	Etcd                  = Component{Name: "etcd", Command: "/usr/local/bin/etcd"}
+	KubeAPIServer         = Component{Name: "kube-apiserver", Command: "/usr/local/bin/kube-apiserver"}
+	KubeScheduler         = Component{Name: "kube-scheduler", Command: "/usr/local/bin/kube-scheduler"}
+	KubeControllerManager = Component{Name: "kube-controller-manager", Command: "/usr/local/bin/kube-controller-manager"}
+	KubeProxy             = Component{Name: "kube-proxy", Command: "/usr/local/bin/kube-proxy", Netfilter: true}
+	Kindnetd              = Component{Name: "kindnetd", Command: "/bin/kindnetd", Netfilter: true}
 )
 
 // Components lists every component image, in a fixed order.
 func Components() []Component {
 	return []Component{Etcd, KubeAPIServer, KubeScheduler, KubeControllerManager, KubeProxy, Kindnetd}
 }
+
+// CoreDNSImage is the cluster DNS image's reference. It travels in the
+// components archive with the component images, though it holds CoreDNS
+// rather than kindish-node.
+func CoreDNSImage() string { return "kindish/coredns:" + Tag }
+
+// CoreDNSBinary is the CoreDNS binary, and the entrypoint, in its image.
+const CoreDNSBinary = "/coredns"
 
 // Qualified spells a Docker reference the way containerd (and so
 // `ctr images ls` and the CRI sandbox_image setting) records it: a name

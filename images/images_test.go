@@ -18,7 +18,7 @@ func TestQualifiedMatchesContainerdNormalization(t *testing.T) {
 }
 
 func TestImagesCarryTheVersionTag(t *testing.T) {
-	refs := []string{NodeImage(), PauseImage()}
+	refs := []string{NodeImage(), PauseImage(), CoreDNSImage()}
 	for _, c := range Components() {
 		refs = append(refs, c.Image())
 	}
@@ -26,5 +26,19 @@ func TestImagesCarryTheVersionTag(t *testing.T) {
 		if want := ":" + Tag; r[len(r)-len(want):] != want {
 			t.Errorf("%s is not tagged %s", r, Tag)
 		}
+	}
+}
+
+// kube-proxy and kindnetd run iptables-nft-restore in their pods; the
+// control-plane components must not grow by the netfilter tools.
+func TestOnlyTheNodeNetworkComponentsCarryNetfilterTools(t *testing.T) {
+	var got []string
+	for _, c := range Components() {
+		if c.Netfilter {
+			got = append(got, c.Name)
+		}
+	}
+	if len(got) != 2 || got[0] != "kube-proxy" || got[1] != "kindnetd" {
+		t.Errorf("components with netfilter tools: %q, want kube-proxy and kindnetd", got)
 	}
 }

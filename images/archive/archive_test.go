@@ -145,17 +145,45 @@ func TestLayerDigestDependsOnContentOnly(t *testing.T) {
 	}
 }
 
-func TestComponentArchiveIsReproducibleAndSharesOneLayer(t *testing.T) {
-	bin := writeFile(t, "pretend this is kindish-node")
+// testSources are stand-ins for the components archive's inputs.
+func testSources(t *testing.T) ComponentSources {
+	t.Helper()
+	return ComponentSources{
+		NodeBinary: writeFile(t, "pretend this is kindish-node"),
+		Netfilter: []File{
+			HostFile("/usr/sbin/xtables-nft-multi", writeFile(t, "pretend this is iptables"), 0o755),
+			Symlink("/usr/sbin/iptables-nft-restore", "xtables-nft-multi"),
+		},
+		CoreDNS: writeFile(t, "pretend this is coredns"),
+	}
+}
+
+// layerNames returns the names of a layer's entries, and its links.
+func layerNames(t *testing.T, blob []byte) ([]string, map[string]string, map[string][]byte) {
+	t.Helper()
+	hdrs, content := readTar(t, bytes.NewReader(blob))
+	var names []string
+	links := map[string]string{}
+	for _, h := range hdrs {
+		names = append(names, h.Name)
+		if h.Typeflag == tar.TypeSymlink {
+			links["/"+h.Name] = h.Linkname
+		}
+	}
+	return names, links, content
+}
+
+func TestComponentArchiveIsReproducibleAndSharesItsLayers(t *testing.T) {
+	src := testSources(t)
 	var first, second bytes.Buffer
-	if err := WriteComponents(&first, bin); err != nil {
+	if err := WriteComponents(&first, src); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteComponents(&second, bin); err != nil {
+	if err := WriteComponents(&second, src); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first.Bytes(), second.Bytes()) {
-		t.Fatal("two archives of the same binary differ")
+		t.Fatal("two archives of the same inputs differ")
 	}
 
 	hdrs, content := readTar(t, bytes.NewReader(first.Bytes()))
@@ -168,11 +196,12 @@ func TestComponentArchiveIsReproducibleAndSharesOneLayer(t *testing.T) {
 			configs = append(configs, h.Name)
 		}
 	}
-	if len(layers) != 1 {
-		t.Fatalf("archive holds layers %q, want exactly one shared layer", layers)
+	// kindish-node, the netfilter tools and CoreDNS: each layer once.
+	if len(layers) != 3 {
+		t.Fatalf("archive holds layers %q, want three, each written once", layers)
 	}
-	if len(configs) != len(images.Components()) {
-		t.Fatalf("archive holds %d configs, want one per component (%d)", len(configs), len(images.Components()))
+	if len(configs) != len(images.Components())+1 {
+		t.Fatalf("archive holds %d configs, want one per component and CoreDNS's (%d)", len(configs), len(images.Components())+1)
 	}
 	if hdrs[len(hdrs)-1].Name != "manifest.json" {
 		t.Fatalf("last entry is %s, want manifest.json", hdrs[len(hdrs)-1].Name)
@@ -181,27 +210,47 @@ func TestComponentArchiveIsReproducibleAndSharesOneLayer(t *testing.T) {
 	if err := json.Unmarshal(content["manifest.json"], &manifest); err != nil {
 		t.Fatal(err)
 	}
-	var tags []string
+	byTag := map[string][]string{}
 	for _, d := range manifest {
-		tags = append(tags, d.RepoTags...)
-		if !slices.Equal(d.Layers, layers) {
-			t.Errorf("%v uses layers %q, want %q", d.RepoTags, d.Layers, layers)
-		}
-	}
-	for _, c := range images.Components() {
-		if !slices.Contains(tags, c.Image()) {
-			t.Errorf("manifest.json lacks %s (has %q)", c.Image(), tags)
+		for _, tag := range d.RepoTags {
+			byTag[tag] = d.Layers
 		}
 	}
 
-	// The layer holds the binary and a symlink per component.
-	lh, lc := readTar(t, bytes.NewReader(content[layers[0]]))
-	links := map[string]string{}
-	for _, h := range lh {
-		if h.Typeflag == tar.TypeSymlink {
-			links["/"+h.Name] = h.Linkname
+	// Every component image starts with the same kindish-node layer; the
+	// netfilter tools come second, only where the component needs them.
+	nodeLayer := byTag[images.Etcd.Image()]
+	if len(nodeLayer) != 1 {
+		t.Fatalf("etcd image layers %q, want one", nodeLayer)
+	}
+	var netfilterLayer string
+	for _, c := range images.Components() {
+		got := byTag[c.Image()]
+		if len(got) == 0 || got[0] != nodeLayer[0] {
+			t.Errorf("%s layers %q do not start with the shared kindish-node layer %s", c.Name, got, nodeLayer[0])
+			continue
+		}
+		switch {
+		case c.Netfilter && len(got) == 2:
+			if netfilterLayer == "" {
+				netfilterLayer = got[1]
+			}
+			if got[1] != netfilterLayer {
+				t.Errorf("%s has its own netfilter layer %s, not the shared %s", c.Name, got[1], netfilterLayer)
+			}
+		case !c.Netfilter && len(got) == 1:
+		default:
+			t.Errorf("%s (netfilter %v) has layers %q", c.Name, c.Netfilter, got)
 		}
 	}
+	for _, c := range []images.Component{images.KubeProxy, images.Kindnetd} {
+		if !c.Netfilter {
+			t.Errorf("%s does not get the netfilter tools", c.Name)
+		}
+	}
+
+	// The kindish-node layer holds the binary and a symlink per component.
+	_, links, lc := layerNames(t, content[nodeLayer[0]])
 	for _, c := range images.Components() {
 		if links[c.Command] != images.NodeBinary {
 			t.Errorf("%s links to %q, want %s", c.Command, links[c.Command], images.NodeBinary)
@@ -215,42 +264,91 @@ func TestComponentArchiveIsReproducibleAndSharesOneLayer(t *testing.T) {
 			t.Errorf("layer lacks %s", want)
 		}
 	}
+
+	// The netfilter layer is the files it was given.
+	if netfilterLayer != "" {
+		names, links, lc := layerNames(t, content[netfilterLayer])
+		if want := []string{"usr/", "usr/sbin/", "usr/sbin/iptables-nft-restore", "usr/sbin/xtables-nft-multi"}; !slices.Equal(names, want) {
+			t.Errorf("netfilter layer entries %q, want %q", names, want)
+		}
+		if links["/usr/sbin/iptables-nft-restore"] != "xtables-nft-multi" || string(lc["usr/sbin/xtables-nft-multi"]) != "pretend this is iptables" {
+			t.Errorf("netfilter layer links %v content %q", links, lc)
+		}
+	}
+
+	// CoreDNS is the binary alone.
+	cl := byTag[images.CoreDNSImage()]
+	if len(cl) != 1 {
+		t.Fatalf("coredns image layers %q, want one", cl)
+	}
+	names, _, cc := layerNames(t, content[cl[0]])
+	if !slices.Equal(names, []string{"coredns"}) || string(cc["coredns"]) != "pretend this is coredns" {
+		t.Errorf("coredns layer %q %q", names, cc)
+	}
+}
+
+func TestComponentImagesNeedEveryInput(t *testing.T) {
+	for name, edit := range map[string]func(*ComponentSources){
+		"no kindish-node":      func(s *ComponentSources) { s.NodeBinary = "" },
+		"no netfilter tools":   func(s *ComponentSources) { s.Netfilter = nil },
+		"no coredns":           func(s *ComponentSources) { s.CoreDNS = "" },
+		"missing node binary":  func(s *ComponentSources) { s.NodeBinary = "/nonexistent/kindish-node" },
+		"missing netfilter fs": func(s *ComponentSources) { s.Netfilter[0].Source = "/nonexistent/xtables" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := testSources(t)
+			edit(&src)
+			if _, err := ComponentImages(src); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
 }
 
 // go-containerregistry's own reader loads every image back by its tag, with
 // the entrypoint it was given: a second opinion on the format.
 func TestArchiveLoadsBackByTag(t *testing.T) {
-	bin := writeFile(t, "pretend this is kindish-node")
 	p := filepath.Join(t.TempDir(), "components.tar")
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteComponents(f, bin); err != nil {
+	if err := WriteComponents(f, testSources(t)); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
+	entrypoints := map[string]string{images.CoreDNSImage(): images.CoreDNSBinary}
 	for _, c := range images.Components() {
-		tag, err := name.NewTag(c.Image())
+		entrypoints[c.Image()] = c.Command
+	}
+	for ref, entrypoint := range entrypoints {
+		tag, err := name.NewTag(ref)
 		if err != nil {
 			t.Fatal(err)
 		}
 		img, err := tarball.ImageFromPath(p, &tag)
 		if err != nil {
-			t.Fatalf("%s: %v", c.Image(), err)
+			t.Fatalf("%s: %v", ref, err)
 		}
 		cfg, err := img.ConfigFile()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(cfg.Config.Entrypoint, []string{c.Command}) {
-			t.Errorf("%s entrypoint %q, want [%s]", c.Image(), cfg.Config.Entrypoint, c.Command)
+		if !slices.Equal(cfg.Config.Entrypoint, []string{entrypoint}) {
+			t.Errorf("%s entrypoint %q, want [%s]", ref, cfg.Config.Entrypoint, entrypoint)
 		}
 		if cfg.OS != "linux" || cfg.Architecture == "" {
-			t.Errorf("%s platform %s/%s", c.Image(), cfg.OS, cfg.Architecture)
+			t.Errorf("%s platform %s/%s", ref, cfg.OS, cfg.Architecture)
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.History) != len(layers) || len(cfg.RootFS.DiffIDs) != len(layers) {
+			t.Errorf("%s: %d layers, %d history entries, %d diff IDs", ref, len(layers), len(cfg.History), len(cfg.RootFS.DiffIDs))
 		}
 		if _, err := img.Digest(); err != nil {
-			t.Errorf("%s: %v", c.Image(), err)
+			t.Errorf("%s: %v", ref, err)
 		}
 	}
 }

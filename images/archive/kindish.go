@@ -39,6 +39,12 @@ func ComponentFiles(nodeBinary string) []File {
 	return files
 }
 
+// CoreDNSFiles is the content of the CoreDNS image: the binary alone, as
+// upstream's image holds it (CoreDNS needs no libc, shell or users).
+func CoreDNSFiles(corednsBinary string) []File {
+	return []File{HostFile(images.CoreDNSBinary, corednsBinary, 0o755)}
+}
+
 // PauseImage is the CRI sandbox image: /pause as its entrypoint. It runs as
 // root, unlike the upstream image's user 65535: `ps fx` in a node lists only
 // the caller's (root's) processes, and the demo's process trees show /pause
@@ -48,34 +54,90 @@ func PauseImage(pauseBinary string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pause image: %w", err)
 	}
-	return image(l, v1.Config{
+	return image(v1.Config{
 		Entrypoint: []string{"/pause"},
 		WorkingDir: "/",
 		Env:        []string{defaultPath},
-	}, "kindish pause")
+	}, step{l, "kindish pause"})
 }
 
-// ComponentImages returns every component image, keyed by reference, all
-// sharing one layer (ComponentFiles). Each runs its component's symlink.
-func ComponentImages(nodeBinary string) (map[string]v1.Image, error) {
-	l, err := NewLayer(ComponentFiles(nodeBinary))
+// ComponentSources are the host files the images of the components
+// archive are made from.
+type ComponentSources struct {
+	// NodeBinary is kindish-node, in every component image (ComponentFiles).
+	NodeBinary string
+	// Netfilter is the netfilter tools layer (images/netfilter) of the
+	// components whose Netfilter is set.
+	Netfilter []File
+	// CoreDNS is the coredns binary of the CoreDNS image.
+	CoreDNS string
+}
+
+// ComponentImages returns the images of the components archive, keyed by
+// reference: every component image, all sharing one layer (ComponentFiles)
+// and running their component's symlink, with the netfilter tools as a
+// second, shared layer where the component needs them; and the CoreDNS
+// image.
+func ComponentImages(src ComponentSources) (map[string]v1.Image, error) {
+	if src.NodeBinary == "" || src.CoreDNS == "" || len(src.Netfilter) == 0 {
+		return nil, fmt.Errorf("component images: kindish-node, coredns and the netfilter tools are all needed (have %q, %q, %d netfilter files)", src.NodeBinary, src.CoreDNS, len(src.Netfilter))
+	}
+	node, err := NewLayer(ComponentFiles(src.NodeBinary))
 	if err != nil {
 		return nil, fmt.Errorf("component images: %w", err)
 	}
+	netfilter, err := NewLayer(src.Netfilter)
+	if err != nil {
+		return nil, fmt.Errorf("component images: netfilter tools: %w", err)
+	}
 	out := map[string]v1.Image{}
 	for _, c := range images.Components() {
-		img, err := image(l, v1.Config{
+		// kindish-node first: every component image then unpacks onto the
+		// same first snapshot in containerd.
+		steps := []step{{node, "kindish-node and the component symlinks"}}
+		if c.Netfilter {
+			steps = append(steps, step{netfilter, "iptables-nft and conntrack from Debian, with their libraries"})
+		}
+		img, err := image(v1.Config{
 			Entrypoint: []string{c.Command},
 			WorkingDir: "/",
 			Env:        []string{defaultPath},
 			Labels:     map[string]string{"io.kindish.component": c.Name},
-		}, "kindish-node and the component symlinks")
+		}, steps...)
 		if err != nil {
 			return nil, fmt.Errorf("%s image: %w", c.Name, err)
 		}
 		out[c.Image()] = img
 	}
+	coredns, err := CoreDNSImage(src.CoreDNS)
+	if err != nil {
+		return nil, err
+	}
+	out[images.CoreDNSImage()] = coredns
 	return out, nil
+}
+
+// CoreDNSImage is the cluster DNS image: /coredns as its entrypoint, the
+// ports upstream's image exposes. It runs as root, where upstream's runs as
+// 65532 with a file capability to bind port 53: layers here carry no
+// extended attributes, and the pod's securityContext (all capabilities
+// dropped but NET_BIND_SERVICE) confines root as much.
+func CoreDNSImage(corednsBinary string) (v1.Image, error) {
+	l, err := NewLayer(CoreDNSFiles(corednsBinary))
+	if err != nil {
+		return nil, fmt.Errorf("coredns image: %w", err)
+	}
+	img, err := image(v1.Config{
+		Entrypoint:   []string{images.CoreDNSBinary},
+		WorkingDir:   "/",
+		Env:          []string{defaultPath},
+		ExposedPorts: map[string]struct{}{"53/tcp": {}, "53/udp": {}},
+		Labels:       map[string]string{"io.kindish.component": "coredns"},
+	}, step{l, "coredns"})
+	if err != nil {
+		return nil, fmt.Errorf("coredns image: %w", err)
+	}
+	return img, nil
 }
 
 // WritePause writes the pause image archive (images.PauseImage()) to w.
@@ -87,20 +149,26 @@ func WritePause(w io.Writer, pauseBinary string) error {
 	return Write(w, map[string]v1.Image{images.PauseImage(): img})
 }
 
-// WriteComponents writes the archive of all component images to w.
-func WriteComponents(w io.Writer, nodeBinary string) error {
-	imgs, err := ComponentImages(nodeBinary)
+// WriteComponents writes the components archive (ComponentImages) to w.
+func WriteComponents(w io.Writer, src ComponentSources) error {
+	imgs, err := ComponentImages(src)
 	if err != nil {
 		return err
 	}
 	return Write(w, imgs)
 }
 
-// image makes a single-layer image for this machine's architecture (the
-// binaries are built for it and nodes run on it). Dates are fixed so that
-// the config, and with it the image ID, depends on the content only.
-func image(l v1.Layer, cfg v1.Config, createdBy string) (v1.Image, error) {
-	base, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+// step is one layer of an image and the history line that describes it.
+type step struct {
+	layer     v1.Layer
+	createdBy string
+}
+
+// image makes an image of the given layers for this machine's architecture
+// (the binaries are built for it and nodes run on it). Dates are fixed so
+// that the config, and with it the image ID, depends on the content only.
+func image(cfg v1.Config, steps ...step) (v1.Image, error) {
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
 		Architecture: runtime.GOARCH,
 		OS:           "linux",
 		Created:      v1.Time{Time: Epoch},
@@ -110,8 +178,14 @@ func image(l v1.Layer, cfg v1.Config, createdBy string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mutate.Append(base, mutate.Addendum{
-		Layer:   l,
-		History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: createdBy},
-	})
+	for _, s := range steps {
+		img, err = mutate.Append(img, mutate.Addendum{
+			Layer:   s.layer,
+			History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: s.createdBy},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return img, nil
 }

@@ -11,12 +11,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/kindish/kindish/images/coredns"
 )
 
 // binaries are the host paths of the programs that go into the images.
 type binaries struct {
-	node  string // kindish-node
-	pause string
+	node    string // kindish-node
+	pause   string
+	coredns string
 }
 
 // The packages built from the source tree, and the file names go build
@@ -46,7 +49,7 @@ func (b *builder) binaries(ctx context.Context, work string) (binaries, error) {
 		return bins, nil
 	}
 
-	out := outputDir(b.opts.SourceDir, work)
+	out := outputDir(b.cacheDir, b.opts.SourceDir, work)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return binaries{}, err
 	}
@@ -83,9 +86,8 @@ func (b *builder) binaries(ctx context.Context, work string) (binaries, error) {
 // binary there is already up to date, and linking kindish-node is most of
 // the time a warm build takes. Without a cache directory, the build's own
 // scratch directory is used.
-func outputDir(sourceDir, work string) string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
+func outputDir(cacheDir, sourceDir, work string) string {
+	if cacheDir == "" {
 		return filepath.Join(work, "out")
 	}
 	abs, err := filepath.Abs(sourceDir)
@@ -93,7 +95,42 @@ func outputDir(sourceDir, work string) string {
 		abs = sourceDir
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(cache, "kindish", "bin", hex.EncodeToString(sum[:6]))
+	return filepath.Join(cacheDir, "bin", hex.EncodeToString(sum[:6]))
+}
+
+// corednsBinary returns the CoreDNS binary: BinDir's when it holds one,
+// else built from the wrapper module of the source tree, which is kept in
+// the cache per wrapper content and so compiled once.
+func (b *builder) corednsBinary(ctx context.Context, work string) (string, error) {
+	if b.opts.BinDir != "" {
+		p := filepath.Join(b.opts.BinDir, coredns.BinaryName)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+		if b.opts.SourceDir == "" {
+			return "", fmt.Errorf("prebuilt binaries: %s missing, and no source directory to build CoreDNS from", p)
+		}
+	}
+	cache := filepath.Join(work, "coredns-cache")
+	if b.cacheDir != "" {
+		cache = filepath.Join(b.cacheDir, "coredns")
+	}
+	built, err := coredns.Binary(ctx, coredns.Options{
+		ModuleDir: filepath.Join(b.opts.SourceDir, filepath.FromSlash(coredns.ModuleDir)),
+		CacheDir:  cache,
+		GOARCH:    runtime.GOARCH,
+		Logger:    b.log,
+	})
+	if err != nil {
+		return "", err
+	}
+	// A private link, as for the other binaries: the layer's digest is
+	// computed from it and it is read again when the archive is written.
+	own := filepath.Join(work, "coredns")
+	if err := linkOrCopy(built, own); err != nil {
+		return "", fmt.Errorf("coredns binary: %w", err)
+	}
+	return own, nil
 }
 
 func linkOrCopy(src, dst string) error {

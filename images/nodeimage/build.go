@@ -18,10 +18,14 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/kindish/kindish/images"
+	"github.com/kindish/kindish/images/archive"
 )
 
 // Docker is the part of the Docker Engine API the build uses;
@@ -31,6 +35,11 @@ type Docker interface {
 	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
 	ImageRemove(ctx context.Context, image string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	// A container created from the base image, and never started, is how
+	// files are copied out of it.
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	CopyFromContainer(ctx context.Context, containerID, srcPath string) (io.ReadCloser, container.PathStat, error)
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 }
 
 // ImageInspector looks images up.
@@ -43,13 +52,19 @@ type Options struct {
 	// Image is the reference to build; default images.NodeImage().
 	Image string
 	// SourceDir is the kindish source tree (the directory holding go.mod),
-	// from which kindish-node and pause are built. go build writes them
-	// under the user's cache directory (kindish/bin/<hash of SourceDir>),
-	// where it finds them up to date next time and skips linking.
+	// from which kindish-node and pause are built, and CoreDNS from its
+	// wrapper module (images/coredns). go build writes kindish-node and
+	// pause under CacheDir (bin/<hash of SourceDir>), where it finds them
+	// up to date next time and skips linking.
 	SourceDir string
 	// BinDir, when set, holds prebuilt kindish-node and pause binaries
-	// (linux, static) to use instead of building from SourceDir.
+	// (linux, static) to use instead of building from SourceDir, and
+	// optionally coredns; without it CoreDNS is built from SourceDir.
 	BinDir string
+	// CacheDir keeps what later builds reuse: the binaries, CoreDNS per
+	// wrapper content, the netfilter tools per base image. Default: the
+	// user's cache directory's kindish/; without one nothing is kept.
+	CacheDir string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 	// Docker is the engine to build in; nil connects to the one the
@@ -116,6 +131,8 @@ type builder struct {
 	log       *slog.Logger
 	docker    Docker
 	ownClient *client.Client
+	// cacheDir is Options.CacheDir, or empty when there is none.
+	cacheDir string
 }
 
 func newBuilder(opts Options) (*builder, error) {
@@ -128,15 +145,20 @@ func newBuilder(opts Options) (*builder, error) {
 	if opts.Mirror == "" {
 		opts.Mirror = machineMirror()
 	}
-	if opts.BinDir == "" {
-		if opts.SourceDir == "" {
-			return nil, errors.New("neither a source directory nor a directory of binaries given")
-		}
+	if opts.BinDir == "" && opts.SourceDir == "" {
+		return nil, errors.New("neither a source directory nor a directory of binaries given")
+	}
+	if opts.SourceDir != "" {
 		if _, err := os.Stat(filepath.Join(opts.SourceDir, "go.mod")); err != nil {
 			return nil, fmt.Errorf("source directory %s: no go.mod: %w", opts.SourceDir, err)
 		}
 	}
-	b := &builder{opts: opts, log: opts.Logger, docker: opts.Docker}
+	if opts.CacheDir == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			opts.CacheDir = filepath.Join(dir, "kindish")
+		}
+	}
+	b := &builder{opts: opts, log: opts.Logger, docker: opts.Docker, cacheDir: opts.CacheDir}
 	if b.log == nil {
 		b.log = logDiscard
 	}
@@ -163,28 +185,38 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	defer os.RemoveAll(work)
 
-	// The base (network and dpkg bound) and the Go build (CPU bound) do not
-	// depend on each other.
+	// The base (network and dpkg bound) with the netfilter tools taken from
+	// it, and the Go builds (CPU bound) do not depend on each other.
 	var (
-		baseRef string
-		bins    binaries
+		baseRef   string
+		netTools  []archive.File
+		bins      binaries
+		corednsAt string
 	)
 	err = concurrently(ctx,
 		func(ctx context.Context) (err error) {
-			baseRef, err = b.ensureBase(ctx)
+			if baseRef, err = b.ensureBase(ctx); err != nil {
+				return err
+			}
+			netTools, err = b.netfilterFiles(ctx, baseRef, work)
 			return err
 		},
 		func(ctx context.Context) (err error) {
 			bins, err = b.binaries(ctx, work)
 			return err
 		},
+		func(ctx context.Context) (err error) {
+			corednsAt, err = b.corednsBinary(ctx, work)
+			return err
+		},
 	)
 	if err != nil {
 		return err
 	}
+	bins.coredns = corednsAt
 
 	t := time.Now()
-	archives, err := writeArchives(work, bins)
+	archives, err := writeArchives(work, bins, netTools)
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,10 @@ type archivePaths struct {
 	components string
 }
 
-// writeArchives writes the pause and component image archives into dir.
-func writeArchives(dir string, bins binaries) (archivePaths, error) {
+// writeArchives writes the pause and component image archives into dir;
+// netTools is the netfilter tools layer of the kube-proxy and kindnetd
+// images.
+func writeArchives(dir string, bins binaries, netTools []archive.File) (archivePaths, error) {
 	a := archivePaths{
 		pause:      filepath.Join(dir, "pause.tar"),
 		components: filepath.Join(dir, "components.tar"),
@@ -34,7 +36,13 @@ func writeArchives(dir string, bins binaries) (archivePaths, error) {
 	if err := writeFile(a.pause, func(w io.Writer) error { return archive.WritePause(w, bins.pause) }); err != nil {
 		return archivePaths{}, fmt.Errorf("pause image archive: %w", err)
 	}
-	if err := writeFile(a.components, func(w io.Writer) error { return archive.WriteComponents(w, bins.node) }); err != nil {
+	if err := writeFile(a.components, func(w io.Writer) error {
+		return archive.WriteComponents(w, archive.ComponentSources{
+			NodeBinary: bins.node,
+			Netfilter:  netTools,
+			CoreDNS:    bins.coredns,
+		})
+	}); err != nil {
 		return archivePaths{}, fmt.Errorf("component images archive: %w", err)
 	}
 	return a, nil

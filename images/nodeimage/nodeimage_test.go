@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +18,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -25,6 +28,7 @@ import (
 	"github.com/kindish/kindish/cluster/version"
 	"github.com/kindish/kindish/images"
 	"github.com/kindish/kindish/images/archive"
+	"github.com/kindish/kindish/images/netfilter"
 )
 
 func TestBaseKeyChangesWithEveryInputOnly(t *testing.T) {
@@ -162,14 +166,21 @@ func TestContainerdConfig(t *testing.T) {
 	}
 }
 
-// fakeBinaries writes stand-ins for kindish-node and pause.
+// fakeBinaries writes stand-ins for kindish-node, pause and coredns.
 func fakeBinaries(t *testing.T, node string) binaries {
 	t.Helper()
 	dir := t.TempDir()
-	b := binaries{node: filepath.Join(dir, "kindish-node"), pause: filepath.Join(dir, "pause")}
+	b := binaries{node: filepath.Join(dir, "kindish-node"), pause: filepath.Join(dir, "pause"), coredns: filepath.Join(dir, "coredns")}
 	os.WriteFile(b.node, []byte(node), 0o755)
 	os.WriteFile(b.pause, []byte("pause"), 0o755)
+	os.WriteFile(b.coredns, []byte("coredns"), 0o755)
 	return b
+}
+
+// fakeNetTools stands in for the netfilter tools layer.
+var fakeNetTools = []archive.File{
+	archive.Bytes("/usr/sbin/xtables-nft-multi", []byte("iptables"), 0o755),
+	archive.Symlink("/usr/sbin/iptables-nft-restore", "xtables-nft-multi"),
 }
 
 func readContext(t *testing.T, r io.Reader) map[string]*tar.Header {
@@ -190,7 +201,7 @@ func readContext(t *testing.T, r io.Reader) map[string]*tar.Header {
 
 func TestBuildContextLayout(t *testing.T) {
 	bins := fakeBinaries(t, "node")
-	archives, err := writeArchives(t.TempDir(), bins)
+	archives, err := writeArchives(t.TempDir(), bins, fakeNetTools)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +256,7 @@ func TestBuildContextLayout(t *testing.T) {
 func TestContextDigestFollowsContent(t *testing.T) {
 	digest := func(node string) string {
 		bins := fakeBinaries(t, node)
-		archives, err := writeArchives(t.TempDir(), bins)
+		archives, err := writeArchives(t.TempDir(), bins, fakeNetTools)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +275,8 @@ func TestContextDigestFollowsContent(t *testing.T) {
 }
 
 // fakeDocker records calls and answers like an engine that has the images
-// in its map.
+// in its map; containers are created from any image and serve the files of
+// rootfs, a host directory.
 type fakeDocker struct {
 	images  map[string]image.InspectResponse
 	builds  int
@@ -272,6 +284,102 @@ type fakeDocker struct {
 	removed []string
 	context map[string]*tar.Header
 	t       *testing.T
+
+	rootfs     string
+	created    []string // the images containers were created from
+	containers map[string]bool
+	copied     []string
+}
+
+func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, _ *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
+	f.created = append(f.created, cfg.Image)
+	if f.containers == nil {
+		f.containers = map[string]bool{}
+	}
+	id := fmt.Sprintf("container%d", len(f.created))
+	f.containers[id] = true
+	return container.CreateResponse{ID: id}, nil
+}
+
+func (f *fakeDocker) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	if !f.containers[id] {
+		return notFound{}
+	}
+	delete(f.containers, id)
+	return nil
+}
+
+// CopyFromContainer answers as Docker does: a tar whose entries are named
+// from the copied path's base name, links not followed.
+func (f *fakeDocker) CopyFromContainer(_ context.Context, id, p string) (io.ReadCloser, container.PathStat, error) {
+	if !f.containers[id] {
+		return nil, container.PathStat{}, notFound{}
+	}
+	f.copied = append(f.copied, p)
+	src := filepath.Join(f.rootfs, p)
+	if _, err := os.Lstat(src); err != nil {
+		return nil, container.PathStat{}, notFound{}
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.Walk(src, func(file string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Dir(src), file)
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link, _ = os.Readlink(file)
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(file)
+			tw.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, container.PathStat{}, err
+	}
+	tw.Close()
+	return io.NopCloser(&buf), container.PathStat{Name: filepath.Base(p)}, nil
+}
+
+// fakeBase writes the files of a Debian base that the netfilter tools come
+// from; text files stand in for the binaries, which have no dependencies
+// then.
+func fakeBase(t *testing.T) string {
+	t.Helper()
+	triplet, err := netfilter.Triplet(runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	write := func(p, content string, perm os.FileMode) {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(content), perm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("usr/sbin/xtables-nft-multi", "iptables", 0o755)
+	write("usr/sbin/conntrack", "conntrack", 0o755)
+	write("usr/sbin/ip", "not taken", 0o755)
+	for _, name := range []string{"iptables-nft", "iptables-nft-restore", "iptables-nft-save", "ip6tables-nft", "ip6tables-nft-restore", "ip6tables-nft-save"} {
+		os.Symlink("xtables-nft-multi", filepath.Join(root, "usr/sbin", name))
+	}
+	write("usr/lib/"+triplet+"/xtables/libxt_statistic.so", "statistic", 0o644)
+	write("usr/lib/"+triplet+"/libunrelated.so.1", "not taken", 0o644)
+	write("etc/protocols", "tcp 6 TCP\n", 0o644)
+	write("etc/ethertypes", "IPv4 0800\n", 0o644)
+	os.Symlink("usr/lib", filepath.Join(root, "lib"))
+	return root
 }
 
 func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
@@ -309,17 +417,20 @@ type notFound struct{}
 func (notFound) Error() string { return "No such image" }
 func (notFound) NotFound()     {}
 
+const fakeBaseID = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
 	bins := fakeBinaries(t, "node")
-	docker := &fakeDocker{t: t, images: map[string]image.InspectResponse{
-		BaseImage("http://mirror.invalid/debian"): {ID: "sha256:base"},
+	docker := &fakeDocker{t: t, rootfs: fakeBase(t), images: map[string]image.InspectResponse{
+		BaseImage("http://mirror.invalid/debian"): {ID: fakeBaseID},
 		images.NodeImage():                        {ID: "sha256:old", Config: &dockerspec.DockerOCIImageConfig{}},
 	}}
 	opts := Options{
-		BinDir:  filepath.Dir(bins.node),
-		Docker:  docker,
-		Mirror:  "http://mirror.invalid/debian",
-		TempDir: t.TempDir(),
+		BinDir:   filepath.Dir(bins.node),
+		Docker:   docker,
+		Mirror:   "http://mirror.invalid/debian",
+		TempDir:  t.TempDir(),
+		CacheDir: t.TempDir(),
 	}
 
 	if err := Build(context.Background(), opts); err != nil {
@@ -337,13 +448,25 @@ func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
 	if len(docker.removed) != 1 || docker.removed[0] != "sha256:old" {
 		t.Errorf("removed %v, want the replaced image sha256:old", docker.removed)
 	}
+	// The netfilter tools were copied out of a container of the base,
+	// which is gone again.
+	if len(docker.created) != 1 || docker.created[0] != fakeBaseID {
+		t.Errorf("containers created from %v, want one from the base %s", docker.created, fakeBaseID)
+	}
+	if len(docker.containers) != 0 {
+		t.Errorf("containers left behind: %v", docker.containers)
+	}
 
-	// Nothing changed: the second build sends nothing to Docker.
+	// Nothing changed: the second build sends nothing to Docker and copies
+	// nothing out of the base.
 	if err := Build(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	if docker.builds != 1 {
 		t.Errorf("an unchanged build ran docker build again")
+	}
+	if len(docker.created) != 1 {
+		t.Errorf("an unchanged base was exported again")
 	}
 
 	// A new binary is a new image.
