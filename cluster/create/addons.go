@@ -21,22 +21,14 @@ func clusterAddons(c *Context) []addons.Addon {
 	if c.Options.Config.Networking.KubeProxyMode != config.NoneProxyMode {
 		list = append(list, addons.KubeProxyAddon)
 	}
-	return list
+	return append(list, addons.CoreDNSAddon)
 }
 
-func addonsStatus(c *Context) string {
-	if len(clusterAddons(c)) == 0 {
-		return ""
-	}
-	return "Installing addons"
-}
+func addonsStatus(*Context) string { return "Installing addons" }
 
 // installAddons applies the cluster's addons through the API server.
 func installAddons(ctx context.Context, c *Context) error {
 	list := clusterAddons(c)
-	if len(list) == 0 {
-		return nil
-	}
 	dns, err := clusterDNSAddress(c.Options.Config.Networking.ServiceSubnet)
 	if err != nil {
 		return err
