@@ -79,12 +79,14 @@ var _ = Describe("Workloads", Label("Workloads"), func() {
 })
 
 var _ = Describe("Worker processes", Label("ProcessTree"), func() {
-	It("show the kubelet and kindnetd's pod: a shim with /pause and /bin/kindnetd", func() {
+	It("show the kubelet and a shim each for kindnetd and kube-proxy, with /pause beneath, as in the demo", func() {
 		tree := docker("exec", shared.Name+"-worker", "ps", "fxwwo", "pid,cmd")
 		GinkgoWriter.Println(tree)
 		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
-		re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ /bin/kindnetd$`)
-		Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and /bin/kindnetd beneath it")
+		for _, cmd := range []string{`/bin/kindnetd$`, `/usr/local/bin/kube-proxy `} {
+			re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + cmd)
+			Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it", cmd)
+		}
 	})
 })
 
@@ -105,6 +107,29 @@ var _ = Describe("Control-plane processes", Label("ProcessTree"), func() {
 			// A shim, then its /pause, then the component, as in the demo.
 			re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + component + ` `)
 			Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it", component)
+		}
+	})
+})
+
+var _ = Describe("Cluster addons", Label("Network"), func() {
+	It("run kindnetd and kube-proxy on every node and CoreDNS behind kube-dns", func() {
+		for _, ds := range []string{"kindnet", "kube-proxy"} {
+			Eventually(func() string {
+				out, _, _ := kubectl("get", "daemonset", "-n", "kube-system", ds, "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled}")
+				return out
+			}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(Equal("3/3"), "daemonset %s", ds)
+		}
+		Eventually(func() string {
+			out, _, _ := kubectl("get", "deployment", "-n", "kube-system", "coredns", "-o", "jsonpath={.status.availableReplicas}")
+			return out
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Equal("2"))
+		Expect(mustKubectl("get", "service", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}")).To(Equal("10.96.0.10"))
+		// kube-proxy's DNAT for the DNS service's UDP port, on every node.
+		for _, line := range nodeContainers(shared.Name) {
+			node := strings.Fields(line)[0]
+			Eventually(func() string {
+				return docker("exec", node, "iptables-nft-save", "-t", "nat")
+			}).WithTimeout(time.Minute).WithPolling(time.Second).Should(MatchRegexp(`-A KUBE-SERVICES -d 10\.96\.0\.10/32 -p udp .*-j KUBE-SVC-`), "node %s", node)
 		}
 	})
 })
