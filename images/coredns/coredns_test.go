@@ -197,9 +197,15 @@ func TestTheWrapperModulePinsCoreDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`_ "github.com/coredns/coredns/core/plugin"`, "coremain.Run()"} {
-		if !strings.Contains(string(main), want) {
+	// Every plugin of the cluster's Corefile (cluster/addons/coredns.go,
+	// kubeadm's) must be built in, or CoreDNS refuses to start; the
+	// prometheus directive lives in the metrics package.
+	for _, plugin := range []string{"errors", "health", "ready", "kubernetes", "metrics", "forward", "cache", "loop", "reload", "loadbalance"} {
+		if want := `_ "github.com/coredns/coredns/plugin/` + plugin + `"`; !strings.Contains(string(main), want) {
 			t.Errorf("main.go lacks %s", want)
 		}
+	}
+	if !strings.Contains(string(main), "coremain.Run()") {
+		t.Error("main.go does not run CoreDNS")
 	}
 }
