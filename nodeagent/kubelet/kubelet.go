@@ -80,6 +80,7 @@ type podWorkers interface {
 	RemoveOrphans(ctx context.Context, known map[types.UID]bool) error
 	PodStatus(uid types.UID) (*corev1.PodStatus, bool)
 	Resync(uid types.UID)
+	SyncAll()
 }
 
 // kubelet connects the pod sources to the pod workers and runs the
@@ -205,6 +206,7 @@ func (k *kubelet) run(ctx context.Context) error {
 	k.shared.Start(ctx.Done())
 	k.nodePods.Start(ctx.Done())
 	goRun(func() { k.mirrorLoop(ctx) })
+	goRun(func() { k.syncWhenNetworkReady(ctx) })
 	goRun(func() { k.removeOrphansOnce(ctx) })
 	<-ctx.Done()
 	wg.Wait()
@@ -305,6 +307,31 @@ func (k *kubelet) mirrorLoop(ctx context.Context) {
 		case <-tick.C:
 		case <-k.mirrorKick:
 		}
+	}
+}
+
+// networkCheckPeriod is how often the kubelet looks for the pod network
+// turning ready.
+const networkCheckPeriod = 250 * time.Millisecond
+
+// syncWhenNetworkReady syncs every pod as soon as the pod network turns
+// ready (kindnetd wrote the CNI config), so that pods bound while it was
+// not start at once rather than at their next periodic sync.
+func (k *kubelet) syncWhenNetworkReady(ctx context.Context) {
+	tick := time.NewTicker(networkCheckPeriod)
+	defer tick.Stop()
+	wasReady := k.node.NetworkError() == nil
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ready := k.node.NetworkError() == nil
+		if ready && !wasReady {
+			k.workers.SyncAll()
+		}
+		wasReady = ready
 	}
 }
 
