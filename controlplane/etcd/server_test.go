@@ -81,15 +81,21 @@ func (p testPKI) nodePath(node, nodePath string) string {
 	return filepath.Join(p.roots[node], nodePath)
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
+// freePorts returns n distinct loopback ports nothing listens on right
+// now. They are held open together: ports taken one after the other may
+// come back the same.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // memberConfig is DefaultConfig on free loopback ports, with the PKI's files
@@ -104,10 +110,11 @@ func nodeMemberConfig(t *testing.T, p testPKI, node string) Config {
 	cfg := DefaultConfig()
 	cfg.Name = node
 	cfg.DataDir = filepath.Join(t.TempDir(), "etcd")
-	cfg.ListenClientURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
-	cfg.ListenClientHTTPURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
-	cfg.ListenPeerURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
-	cfg.ListenMetricsURLs = urls(t, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+	ports := freePorts(t, 4)
+	cfg.ListenClientURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", ports[0]))
+	cfg.ListenClientHTTPURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", ports[1]))
+	cfg.ListenPeerURLs = urls(t, fmt.Sprintf("https://127.0.0.1:%d", ports[2]))
+	cfg.ListenMetricsURLs = urls(t, fmt.Sprintf("http://127.0.0.1:%d", ports[3]))
 	cfg.ClientTLS = TLSFiles{p.nodePath(node, pki.EtcdServerCertPath), p.nodePath(node, pki.EtcdServerKeyPath), p.nodePath(node, pki.EtcdCACertPath)}
 	cfg.PeerTLS = TLSFiles{p.nodePath(node, pki.EtcdPeerCertPath), p.nodePath(node, pki.EtcdPeerKeyPath), p.nodePath(node, pki.EtcdCACertPath)}
 	cfg.Logger = zap.NewNop()
