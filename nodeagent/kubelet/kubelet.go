@@ -98,8 +98,9 @@ type kubelet struct {
 	static  *staticpod.Source
 	events  record.EventBroadcaster
 
-	// allPods watches every pod for nothing but the service informer's
-	// sake; nodePods watches this node's pods.
+	// shared holds the cluster-wide informers (Services, for the
+	// containers' service variables); nodePods watches only the pods
+	// bound to this node, as upstream's API source.
 	shared      informers.SharedInformerFactory
 	nodePods    informers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
