@@ -104,3 +104,22 @@ func TestClusterDNSAddressIsTheTenthOfTheServiceRange(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterAddonsFollowTheNetworkingConfig(t *testing.T) {
+	names := func(c *Context) []string {
+		var out []string
+		for _, a := range clusterAddons(c) {
+			out = append(out, a.Name)
+		}
+		return out
+	}
+	c := plannedCluster(t, config.ControlPlaneRole)
+	if got := names(c); !slices.Equal(got, []string{"kindnetd", "kube-proxy", "coredns"}) {
+		t.Errorf("default addons = %v, want kindnetd, kube-proxy and coredns, in that order", got)
+	}
+	c.Options.Config.Networking.DisableDefaultCNI = true
+	c.Options.Config.Networking.KubeProxyMode = config.NoneProxyMode
+	if got := names(c); !slices.Equal(got, []string{"coredns"}) {
+		t.Errorf("with disableDefaultCNI and kubeProxyMode none, addons = %v, want only coredns", got)
+	}
+}
