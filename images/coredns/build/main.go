@@ -10,6 +10,8 @@
 package main
 
 import (
+	"github.com/coredns/coredns/coremain"
+
 	// Registration order does not matter: dnsserver's directive list
 	// orders the plugins of a server block.
 	_ "github.com/coredns/coredns/plugin/autopath"
@@ -36,7 +38,6 @@ import (
 	_ "github.com/coredns/coredns/plugin/root"
 	_ "github.com/coredns/coredns/plugin/template"
 	_ "github.com/coredns/coredns/plugin/whoami"
-	"github.com/coredns/coredns/coremain"
 )
 
 func main() {
