@@ -19,7 +19,9 @@ type CreateOptions struct {
 	// default one-node cluster.
 	ConfigPath string
 	// Image overrides every node's image.
-	Image          string
+	Image string
+	// PreloadImages are added to the config file's preloadImages.
+	PreloadImages  []string
 	Wait           time.Duration
 	Retain         bool
 	KubeconfigPath string
@@ -39,6 +41,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) error {
 		Wait:           opts.Wait,
 		KubeconfigPath: path,
 		EnsureImage:    m.ensureImage,
+		Images:         preloader{m},
 	})
 	if err != nil {
 		return err
@@ -68,6 +71,7 @@ func (m *Manager) loadConfig(opts CreateOptions) (*config.Cluster, error) {
 			cfg.Nodes[i].Image = opts.Image
 		}
 	}
+	cfg.PreloadImages = uniq(append(cfg.PreloadImages, opts.PreloadImages...))
 	config.SetDefaults(cfg, DefaultImage())
 	if err := config.Validate(cfg); err != nil {
 		return nil, err

@@ -46,13 +46,9 @@ func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts Load
 	if len(refs) == 0 {
 		return errors.New("no image to load")
 	}
-	ids := make([]string, len(refs))
-	for i, ref := range refs {
-		id, err := m.provider.ImageID(ctx, ref)
-		if err != nil {
-			return fmt.Errorf("image %q is not present locally: %w", ref, err)
-		}
-		ids[i] = id
+	ids, err := m.localImageIDs(ctx, refs)
+	if err != nil {
+		return err
 	}
 	nodes, err := m.loadTargets(ctx, name, opts.Nodes)
 	if err != nil {
@@ -71,8 +67,28 @@ func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts Load
 		}
 		return nil
 	})
+	return m.loadBatches(ctx, batchByImages(nodes, lacking))
+}
 
-	for _, b := range batchByImages(nodes, lacking) {
+// localImageIDs returns the engine's ID of each image, failing on the
+// first one that is not present.
+func (m *Manager) localImageIDs(ctx context.Context, refs []string) ([]string, error) {
+	ids := make([]string, len(refs))
+	for i, ref := range refs {
+		id, err := m.provider.ImageID(ctx, ref)
+		if errors.Is(err, provider.ErrImageNotFound) {
+			return nil, fmt.Errorf("image %q is not present in the local Docker engine, where kindish loads images from", ref)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+func (m *Manager) loadBatches(ctx context.Context, batches []loadBatch) error {
+	for _, b := range batches {
 		m.status.Start(fmt.Sprintf("Loading %s into %d node(s)", describeImages(b.refs), len(b.nodes)))
 		err := m.loadFromEngine(ctx, b.refs, b.nodes)
 		m.status.End(err == nil)
@@ -81,6 +97,24 @@ func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts Load
 		}
 	}
 	return nil
+}
+
+// preloader loads images into the nodes of a cluster being created.
+type preloader struct{ m *Manager }
+
+// Ensure checks that every image to preload is present locally.
+func (p preloader) Ensure(ctx context.Context, refs []string) error {
+	_, err := p.m.localImageIDs(ctx, uniq(refs))
+	return err
+}
+
+// Load imports the images into new nodes, which hold none of them yet.
+func (p preloader) Load(ctx context.Context, refs []string, nodes []string) error {
+	targets := make([]provider.Node, len(nodes))
+	for i, n := range nodes {
+		targets[i] = provider.Node{Name: n, Running: true}
+	}
+	return p.m.loadFromEngine(ctx, uniq(refs), targets)
 }
 
 // LoadImageArchive imports an image archive (docker save or OCI layout tar)

@@ -54,7 +54,7 @@ func (f *fakeProvider) ImageID(_ context.Context, image string) (string, error) 
 	if id, ok := f.local[image]; ok {
 		return id, nil
 	}
-	return "", fmt.Errorf("image %s: No such image", image)
+	return "", fmt.Errorf("image %s: %w", image, provider.ErrImageNotFound)
 }
 
 // archiveOf is the fake `docker save` of refs: big enough to need several
@@ -215,7 +215,7 @@ func TestLoadDockerImagesSkipsNodesThatHoldTheImage(t *testing.T) {
 func TestLoadDockerImagesNamesTheImageMissingLocally(t *testing.T) {
 	f := &fakeProvider{nodes: nodesOf("c", "control-plane"), local: map[string]string{"nginx": "sha256:aaaa"}}
 	err := newTestManager(f).LoadDockerImages(context.Background(), []string{"nginx", "redis:7"}, LoadOptions{Cluster: "c"})
-	if err == nil || !strings.Contains(err.Error(), `image "redis:7" is not present locally`) {
+	if err == nil || !strings.Contains(err.Error(), `image "redis:7" is not present in the local Docker engine`) {
 		t.Fatalf("got %v", err)
 	}
 	if len(f.saves) != 0 {
@@ -275,5 +275,34 @@ func TestLoadImageArchive(t *testing.T) {
 	err := m.LoadImageArchive(context.Background(), path, LoadOptions{Cluster: "c", Nodes: []string{"c-worker9"}})
 	if err == nil || !strings.Contains(err.Error(), "its nodes are: c-control-plane, c-worker") {
 		t.Fatalf("unknown node: got %v", err)
+	}
+}
+
+func TestPreloaderImportsEveryImageIntoEveryNewNodeAtOnce(t *testing.T) {
+	f := &fakeProvider{nodes: nodesOf("c", "control-plane", "worker"), local: map[string]string{"nginx": "sha256:aaaa", "busybox": "sha256:bbbb"}}
+	p := preloader{newTestManager(f)}
+	refs := []string{"nginx", "busybox", "nginx"}
+	if err := p.Ensure(context.Background(), refs); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	if err := p.Load(context.Background(), refs, []string{"c-control-plane", "c-worker"}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(f.saves) != 1 || !slices.Equal(f.saves[0], []string{"nginx", "busybox"}) {
+		t.Fatalf("saves %v, want one save of both images", f.saves)
+	}
+	want := archiveOf([]string{"nginx", "busybox"})
+	for _, n := range []string{"c-control-plane", "c-worker"} {
+		if !bytes.Equal(f.imported[n], want) {
+			t.Errorf("node %s read %d bytes, want the whole archive (%d)", n, len(f.imported[n]), len(want))
+		}
+	}
+}
+
+func TestPreloaderEnsureNamesTheMissingImage(t *testing.T) {
+	f := &fakeProvider{local: map[string]string{"nginx": "sha256:aaaa"}}
+	err := preloader{newTestManager(f)}.Ensure(context.Background(), []string{"nginx", "nosuch:1"})
+	if err == nil || !strings.Contains(err.Error(), `image "nosuch:1" is not present in the local Docker engine`) {
+		t.Fatalf("Ensure = %v, want an error naming nosuch:1", err)
 	}
 }

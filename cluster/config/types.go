@@ -35,6 +35,11 @@ type Cluster struct {
 	// tuned to the machines it runs on: ignored.
 	ContainerdConfigPatches         []string `json:"containerdConfigPatches,omitempty"`
 	ContainerdConfigPatchesJSON6902 []string `json:"containerdConfigPatchesJSON6902,omitempty"`
+
+	// PreloadImages are images from the local Docker engine that every node
+	// holds from the start, as if `kindish load docker-image` had loaded
+	// them. kindish's own field: kind has none.
+	PreloadImages []string `json:"preloadImages,omitempty"`
 }
 
 // TypeMeta is the kind and apiVersion of a config file, as in Kubernetes

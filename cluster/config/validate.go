@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -35,6 +36,7 @@ func Validate(c *Cluster) error {
 	errs = append(errs, validatePortConflicts(c)...)
 	errs = append(errs, validateNetworking(&c.Networking, len(c.Nodes), field.NewPath("networking"))...)
 	errs = append(errs, validateFeatureGates(c.FeatureGates, field.NewPath("featureGates"))...)
+	errs = append(errs, validatePreloadImages(c.PreloadImages, field.NewPath("preloadImages"))...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -91,6 +93,22 @@ func validateFeatureGates(gates map[string]bool, path *field.Path) field.ErrorLi
 	for _, name := range slices.Sorted(maps.Keys(gates)) {
 		if name == "" {
 			errs = append(errs, field.Invalid(path, name, "feature gate names must not be empty"))
+		}
+	}
+	return errs
+}
+
+// validatePreloadImages checks that each image is a reference Docker can
+// name, so that a typo fails before any node exists.
+func validatePreloadImages(refs []string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, ref := range refs {
+		if ref == "" {
+			errs = append(errs, field.Required(path.Index(i), "an image reference is required"))
+			continue
+		}
+		if _, err := reference.ParseDockerRef(ref); err != nil {
+			errs = append(errs, field.Invalid(path.Index(i), ref, err.Error()))
 		}
 	}
 	return errs

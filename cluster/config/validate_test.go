@@ -285,6 +285,14 @@ func TestValidateRejects(t *testing.T) {
 			want:   []string{`featureGates: Invalid value: "": feature gate names must not be empty`},
 		},
 		{
+			name:   "preload images that are not references",
+			mutate: func(c *Cluster) { c.PreloadImages = []string{"busybox", "", "Nginx:1"} },
+			want: []string{
+				`preloadImages[1]: Required value: an image reference is required`,
+				`preloadImages[2]: Invalid value: "Nginx:1": invalid reference format: repository name (library/Nginx) must be lowercase`,
+			},
+		},
+		{
 			name: "every problem at once",
 			mutate: func(c *Cluster) {
 				c.Name = "Bad"

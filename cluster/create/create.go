@@ -30,6 +30,9 @@ type Options struct {
 	KubeconfigPath string
 	// EnsureImage makes a node image present, building it when it is ours.
 	EnsureImage func(ctx context.Context, image string) error
+	// Images provides and loads Config.PreloadImages; it may be nil when
+	// there are none.
+	Images ImageLoader
 }
 
 // Context is what the steps share.
@@ -66,11 +69,13 @@ func steps() []step {
 	return []step{
 		{nil, checkClusterIsNew},
 		{nil, reservePorts},
+		{nil, ensurePreloadImages},
 		{func(c *Context) string {
 			return fmt.Sprintf("Ensuring node image (%s)", c.Options.Config.Nodes[0].Image)
 		}, ensureImages},
 		{func(c *Context) string { return fmt.Sprintf("Preparing nodes (%d)", len(c.Options.Config.Nodes)) }, createNodes},
 		{func(*Context) string { return "Starting container runtimes" }, waitForRuntimes},
+		{preloadStatus, preloadImages},
 		{func(*Context) string { return "Starting control-plane" }, waitForControlPlane},
 		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
 		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},

@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/netip"
 )
@@ -15,6 +16,10 @@ const (
 	ClusterLabel = "io.kindish.cluster"
 	RoleLabel    = "io.kindish.role"
 )
+
+// ErrImageNotFound is wrapped by the errors of an image the engine does not
+// have.
+var ErrImageNotFound = errors.New("not present in the local image store")
 
 // Node is a node container of a cluster.
 type Node struct {
@@ -108,6 +113,7 @@ type Provider interface {
 	SaveImages(ctx context.Context, images []string) (io.ReadCloser, error)
 	// ImageID returns the engine's ID of an image, or an error naming it
 	// when it is not present.
+	// (wrapping ErrImageNotFound when the engine has no such image).
 	ImageID(ctx context.Context, image string) (string, error)
 
 	// CopyFrom streams a file or directory of the node as a tar archive

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
@@ -222,6 +223,10 @@ func (p *Provider) SaveImages(ctx context.Context, images []string) (io.ReadClos
 // ImageID returns the engine's ID (config digest) of an image.
 func (p *Provider) ImageID(ctx context.Context, image string) (string, error) {
 	info, err := p.docker.ImageInspect(ctx, image)
+	if errdefs.IsNotFound(err) {
+		// The engine's message only repeats the name.
+		return "", fmt.Errorf("image %s: %w", image, provider.ErrImageNotFound)
+	}
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", image, err)
 	}
