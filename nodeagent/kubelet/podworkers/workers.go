@@ -10,6 +10,7 @@ import (
 
 	"github.com/kindish/kindish/nodeagent/kubelet/kuberuntime"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -258,6 +259,12 @@ func (w *Workers) UpdatePod(pod *corev1.Pod) {
 		pw = &podWorker{uid: pod.UID, wake: make(chan struct{}, 1)}
 		w.workers[pod.UID] = pw
 	}
+	// Most updates are the kubelet's own status writes coming back through
+	// the watch: as upstream's config source, keep the newest object but
+	// sync only for what can change what runs, lest every status write
+	// cause another sync (and a waiting reason such as ErrImagePull be
+	// replaced before anyone saw it).
+	needsSync := !ok || pw.pod == nil || podsDifferSemantically(pw.pod, pod) || statusNeedsSync(pw.pod, pod)
 	pw.pod = pod.DeepCopy()
 	if pw.removed && isStatic(pod) {
 		pw.readded = true
@@ -270,9 +277,38 @@ func (w *Workers) UpdatePod(pod *corev1.Pod) {
 	wasStarted := pw.started
 	w.startLocked(pw)
 	w.mu.Unlock()
-	if wasStarted {
+	if wasStarted && needsSync {
 		pw.poke()
 	}
+}
+
+// podsDifferSemantically reports a change the kubelet acts on, as
+// upstream's config source decides: the spec, labels, annotations or a
+// deletion, not the status.
+func podsDifferSemantically(old, pod *corev1.Pod) bool {
+	return !equality.Semantic.DeepEqual(old.Spec, pod.Spec) ||
+		!equality.Semantic.DeepEqual(old.Labels, pod.Labels) ||
+		!equality.Semantic.DeepEqual(old.Annotations, pod.Annotations) ||
+		!equality.Semantic.DeepEqual(old.DeletionTimestamp, pod.DeletionTimestamp) ||
+		!equality.Semantic.DeepEqual(old.DeletionGracePeriodSeconds, pod.DeletionGracePeriodSeconds)
+}
+
+// statusNeedsSync reports a status change made by someone other than the
+// kubelet that its next status must reflect: a terminal phase, or a
+// condition it does not own (a readiness gate, DisruptionTarget...).
+func statusNeedsSync(old, pod *corev1.Pod) bool {
+	if pod.Status.Phase != old.Status.Phase && isTerminalPhase(pod.Status.Phase) {
+		return true
+	}
+	for _, c := range pod.Status.Conditions {
+		if kubeletConditions[c.Type] {
+			continue
+		}
+		if prev := findCondition(old.Status.Conditions, c.Type); prev == nil || prev.Status != c.Status {
+			return true
+		}
+	}
+	return false
 }
 
 // DeletePod tells the worker its pod is gone from its source (the API, or

@@ -597,3 +597,38 @@ func TestStaticPodComesBackWithItsUID(t *testing.T) {
 	e.w.UpdatePod(static)
 	e.waitFor("running again", func() bool { return len(e.cri.PodContainers("static-uid", "app")) == 1 })
 }
+
+func TestOnlyChangesTheKubeletActsOnCauseASync(t *testing.T) {
+	base := newPod("p")
+	base.Status.Phase = corev1.PodRunning
+	base.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}
+	tests := []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		want   bool
+	}{
+		{"nothing", func(*corev1.Pod) {}, false},
+		{"the kubelet's own status write", func(p *corev1.Pod) {
+			p.ResourceVersion = "42"
+			p.Status.Conditions[0].Status = corev1.ConditionTrue
+			p.Status.PodIP = "10.244.1.2"
+		}, false},
+		{"a label", func(p *corev1.Pod) { p.Labels = map[string]string{"a": "b"} }, true},
+		{"an annotation", func(p *corev1.Pod) { p.Annotations = map[string]string{"a": "b"} }, true},
+		{"the spec", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr(int64(5)) }, true},
+		{"a deletion", func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} }, true},
+		{"a terminal phase set by another", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, true},
+		{"a readiness gate's condition", func(p *corev1.Pod) {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: "example.com/gate", Status: corev1.ConditionTrue})
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := base.DeepCopy()
+			tt.mutate(pod)
+			if got := podsDifferSemantically(base, pod) || statusNeedsSync(base, pod); got != tt.want {
+				t.Errorf("sync = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
