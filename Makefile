@@ -25,8 +25,12 @@ setup:
 cluster: setup build
 	$(KINDISH) create cluster
 
-node-image images: setup build
+node-image: setup build
 	$(KINDISH) build node-image
+
+# The workload images tests run: busybox, nginx and kindish/testbox.
+images: setup build
+	$(KINDISH) build images
 
 # Every test: unit tests, then the end-to-end suite on real clusters.
 test: unit e2e

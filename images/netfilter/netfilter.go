@@ -5,16 +5,17 @@
 // Docker's embedded-DNS rules in the node are nft rules too.
 //
 // The tools are Debian's, taken from the node's base root file system with
-// the shared libraries they load, found by reading their ELF headers rather
-// than by running ldd, so any root file system can be read without
-// executing anything from it.
+// the shared libraries they load (images/rootfs).
 package netfilter
 
 import (
 	"fmt"
+	"os"
 	"path"
+	"strings"
 
 	"github.com/kindish/kindish/images/archive"
+	"github.com/kindish/kindish/images/rootfs"
 )
 
 // sbin is where Debian installs the tools, and where the layer keeps them.
@@ -52,14 +53,6 @@ var dataFiles = []string{"/etc/protocols", "/etc/ethertypes"}
 // and libarpt_ ones serve ebtables and arptables, which the layer lacks.
 var extensionPrefixes = []string{"libxt_", "libipt_", "libip6t_"}
 
-// triplets are Debian's multiarch directory names, by Go architecture.
-var triplets = map[string]string{
-	"amd64":   "x86_64-linux-gnu",
-	"arm64":   "aarch64-linux-gnu",
-	"ppc64le": "powerpc64le-linux-gnu",
-	"s390x":   "s390x-linux-gnu",
-}
-
 // layout is where things are in a Debian root file system of one
 // architecture.
 type layout struct {
@@ -67,27 +60,19 @@ type layout struct {
 	extensionsDir string   // XTABLES_LIBDIR, compiled into libxtables
 }
 
-// Triplet is Debian's multiarch name for a Go architecture, the directory
-// under /usr/lib that holds its libraries ("x86_64-linux-gnu" for amd64).
-func Triplet(goarch string) (string, error) {
-	t, ok := triplets[goarch]
-	if !ok {
-		return "", fmt.Errorf("no Debian multiarch directory known for architecture %q", goarch)
-	}
-	return t, nil
-}
+// Triplet is Debian's multiarch name for a Go architecture (rootfs.Triplet).
+func Triplet(goarch string) (string, error) { return rootfs.Triplet(goarch) }
 
 func debianLayout(goarch string) (layout, error) {
-	t, err := Triplet(goarch)
+	t, err := rootfs.Triplet(goarch)
 	if err != nil {
 		return layout{}, err
 	}
-	// The real directories of a merged-/usr system come first, so that
-	// libraries are found where they are rather than through /lib.
-	return layout{
-		libDirs:       []string{"/usr/lib/" + t, "/usr/lib", "/lib/" + t, "/lib"},
-		extensionsDir: "/usr/lib/" + t + "/xtables",
-	}, nil
+	libDirs, err := rootfs.DebianLibDirs(goarch)
+	if err != nil {
+		return layout{}, err
+	}
+	return layout{libDirs: libDirs, extensionsDir: "/usr/lib/" + t + "/xtables"}, nil
 }
 
 // SourcePaths are the paths of a Debian root file system that hold
@@ -113,30 +98,63 @@ func Files(root, goarch string) ([]archive.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := newCollector(root, l)
+	c := rootfs.NewCollector(root, l.libDirs)
 	for _, p := range programs {
-		if err := c.require(p); err != nil {
+		if err := c.Require(p); err != nil {
 			return nil, fmt.Errorf("netfilter tools from %s: %w", root, err)
 		}
 	}
 	for _, name := range nftCommands {
-		if err := c.require(path.Join(sbin, name)); err != nil {
+		if err := c.Require(path.Join(sbin, name)); err != nil {
 			return nil, fmt.Errorf("netfilter tools from %s: %w", root, err)
 		}
 	}
-	exts, err := c.extensions()
+	exts, err := extensions(c, l.extensionsDir)
 	if err != nil {
 		return nil, fmt.Errorf("netfilter tools from %s: %w", root, err)
 	}
 	for _, p := range append(exts, dataFiles...) {
-		if err := c.require(p); err != nil {
+		if err := c.Require(p); err != nil {
 			return nil, fmt.Errorf("netfilter tools from %s: %w", root, err)
 		}
 	}
 	for name, target := range aliases {
-		if err := c.add(archive.Symlink(path.Join(sbin, name), target)); err != nil {
+		if err := c.Add(archive.Symlink(path.Join(sbin, name), target)); err != nil {
 			return nil, fmt.Errorf("netfilter tools from %s: %w", root, err)
 		}
 	}
-	return c.files(), nil
+	return c.Files(), nil
 }
+
+// extensions lists the iptables extensions of the IPv4 and IPv6 commands.
+func extensions(c *rootfs.Collector, dir string) ([]string, error) {
+	real, err := c.Resolve(dir)
+	if err != nil {
+		return nil, fmt.Errorf("iptables extensions: %w", err)
+	}
+	entries, err := os.ReadDir(c.Host(real))
+	if err != nil {
+		return nil, fmt.Errorf("iptables extensions: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".so") {
+			continue
+		}
+		for _, prefix := range extensionPrefixes {
+			if strings.HasPrefix(name, prefix) {
+				out = append(out, path.Join(dir, name))
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("iptables extensions: none in %s", dir)
+	}
+	return out, nil
+}
+
+// Save writes the layer's files under dir as a root file system of their
+// own, from which Files gives the same layer again (rootfs.Save).
+func Save(files []archive.File, dir string) error { return rootfs.Save(files, dir) }

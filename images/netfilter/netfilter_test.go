@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kindish/kindish/images/archive"
+	"github.com/kindish/kindish/images/rootfs/rootfstest"
 )
 
 const lib = "/usr/lib/x86_64-linux-gnu"
@@ -49,8 +50,8 @@ func fakeDebian(t *testing.T) string {
 	}
 	link("/lib64", "usr/lib64")
 	link("/usr/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-	writeELF(t, at(lib+"/ld-linux-x86-64.so.2"), 0o755, "")
-	writeELF(t, at(lib+"/libc.so.6"), 0o755, "", "ld-linux-x86-64.so.2")
+	rootfstest.WriteELF(t, at(lib+"/ld-linux-x86-64.so.2"), 0o755, "")
+	rootfstest.WriteELF(t, at(lib+"/libc.so.6"), 0o755, "", "ld-linux-x86-64.so.2")
 	for _, l := range []struct {
 		soname, file string
 		needed       []string
@@ -62,13 +63,13 @@ func fakeDebian(t *testing.T) string {
 		{"libnetfilter_conntrack.so.3", "libnetfilter_conntrack.so.3.8.0", []string{"libnfnetlink.so.0", "libmnl.so.0", "libc.so.6"}},
 		{"libunused.so.1", "libunused.so.1.0.0", []string{"libc.so.6"}},
 	} {
-		writeELF(t, at(lib+"/"+l.file), 0o644, "", l.needed...)
+		rootfstest.WriteELF(t, at(lib+"/"+l.file), 0o644, "", l.needed...)
 		link(lib+"/"+l.soname, l.file)
 	}
-	writeELF(t, at("/usr/sbin/xtables-nft-multi"), 0o755, interp, "libxtables.so.12", "libmnl.so.0", "libnftnl.so.11", "libc.so.6")
-	writeELF(t, at("/usr/sbin/xtables-legacy-multi"), 0o755, interp, "libxtables.so.12", "libc.so.6")
-	writeELF(t, at("/usr/sbin/conntrack"), 0o755, interp, "libnetfilter_conntrack.so.3", "libmnl.so.0", "libc.so.6")
-	writeELF(t, at("/usr/sbin/ip"), 0o755, interp, "libc.so.6")
+	rootfstest.WriteELF(t, at("/usr/sbin/xtables-nft-multi"), 0o755, interp, "libxtables.so.12", "libmnl.so.0", "libnftnl.so.11", "libc.so.6")
+	rootfstest.WriteELF(t, at("/usr/sbin/xtables-legacy-multi"), 0o755, interp, "libxtables.so.12", "libc.so.6")
+	rootfstest.WriteELF(t, at("/usr/sbin/conntrack"), 0o755, interp, "libnetfilter_conntrack.so.3", "libmnl.so.0", "libc.so.6")
+	rootfstest.WriteELF(t, at("/usr/sbin/ip"), 0o755, interp, "libc.so.6")
 	for _, cmd := range []string{"iptables", "iptables-restore", "iptables-save", "ip6tables", "ip6tables-restore", "ip6tables-save"} {
 		nft := strings.Replace(cmd, "tables", "tables-nft", 1)
 		link("/usr/sbin/"+nft, "xtables-nft-multi")
@@ -78,7 +79,7 @@ func fakeDebian(t *testing.T) string {
 		link("/etc/alternatives/"+cmd, "/usr/sbin/"+strings.Replace(cmd, "tables", "tables-legacy", 1))
 	}
 	for _, ext := range []string{"libxt_statistic.so", "libxt_MASQUERADE.so", "libipt_DNAT.so", "libip6t_REJECT.so", "libxt_CT.so", "libebt_ip.so", "libarpt_mangle.so"} {
-		writeELF(t, at(lib+"/xtables/"+ext), 0o644, "", "libxtables.so.12", "libc.so.6")
+		rootfstest.WriteELF(t, at(lib+"/xtables/"+ext), 0o644, "", "libxtables.so.12", "libc.so.6")
 	}
 	link(lib+"/xtables/libxt_NOTRACK.so", "libxt_CT.so")
 	text(lib+"/xtables/README", "not an extension")
@@ -293,55 +294,6 @@ func TestFilesFailsOnAnIncompleteRootFileSystem(t *testing.T) {
 	}
 	if _, err := Files(fakeDebian(t), "mips"); err == nil {
 		t.Error("no error for an architecture without a known multiarch directory")
-	}
-}
-
-// Links are followed inside the root file system, never on the host: an
-// absolute target or a run of ".." stays under root.
-func TestResolveStaysInsideTheRoot(t *testing.T) {
-	root := fakeDebian(t)
-	l, _ := debianLayout("amd64")
-	c := newCollector(root, l)
-	for _, tc := range []struct{ link, target, want string }{
-		{"/usr/sbin/abs", "/etc/protocols", "/etc/protocols"},
-		{"/usr/sbin/up", "../../../../../../../etc/protocols", "/etc/protocols"},
-		{"/usr/sbin/through-lib", "/lib/x86_64-linux-gnu/libc.so.6", lib + "/libc.so.6"},
-	} {
-		if err := os.Symlink(tc.target, filepath.Join(root, tc.link)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.resolve(tc.link)
-		if err != nil || got != tc.want {
-			t.Errorf("resolve(%s -> %s) = %q, %v; want %s", tc.link, tc.target, got, err, tc.want)
-		}
-	}
-	// The host's /etc/hostname is not in the fake root.
-	if err := os.Symlink("/etc/hostname", filepath.Join(root, "usr/sbin/host")); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := c.resolve("/usr/sbin/host"); err == nil {
-		t.Errorf("resolved to %s: a host file leaked in", got)
-	}
-}
-
-func TestLibrariesAreSearchedInTheLoaderOrder(t *testing.T) {
-	root := fakeDebian(t)
-	writeELF(t, filepath.Join(root, "usr/lib/libonlyhere.so.1"), 0o644, "")
-	writeELF(t, filepath.Join(root, "usr/lib/libc.so.6"), 0o644, "")
-	l, _ := debianLayout("amd64")
-	c := newCollector(root, l)
-	for name, want := range map[string]string{
-		"libc.so.6":         lib + "/libc.so.6", // the multiarch directory first
-		"libonlyhere.so.1":  "/usr/lib/libonlyhere.so.1",
-		"/opt/x/libpath.so": "/opt/x/libpath.so",
-	} {
-		got, err := c.findLibrary(name)
-		if err != nil || got != want {
-			t.Errorf("findLibrary(%s) = %q, %v; want %s", name, got, err, want)
-		}
-	}
-	if _, err := c.findLibrary("libnowhere.so.9"); err == nil {
-		t.Error("found a library that does not exist")
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 )
 
-// Suite is the Debian release of every node.
+// Suite is the Debian release of every base image, and so of every node.
 const Suite = "bookworm"
 
 // DefaultMirror is used when the machine names no Debian mirror.
@@ -43,12 +43,8 @@ var Packages = []string{
 	"runc",
 }
 
-// baseSetup runs on the host after debootstrap, with the new root as $1.
-// It is part of the base image's cache key: editing it rebuilds the base.
-const baseSetup = `set -eu
-root=$1
-
-# Nodes add their files under /usr/sbin and /usr/bin: the top layer must
+// nodeSetup is the node base's own setup (see Base.Setup).
+const nodeSetup = `# Nodes add their files under /usr/sbin and /usr/bin: the top layer must
 # never replace the merged-/usr symlinks with directories.
 for d in bin sbin lib; do
 	test -L "$root/$d" || { echo "$root/$d is not a symlink: expected a merged /usr" >&2; exit 1; }
@@ -77,7 +73,19 @@ for p in "$root"/usr/lib/cni/*; do
 	esac
 done
 
-# Nothing is installed later: drop the package lists and caches, and the
+`
+
+// setupPrologue and setupEpilogue wrap every base's own setup into the
+// script that runs on the host after debootstrap, with the new root as $1.
+// The whole script is part of the base image's key: editing it rebuilds
+// every base.
+const setupPrologue = `set -eu
+root=$1
+
+`
+
+// setupEpilogue trims what no image built from a base needs.
+const setupEpilogue = `# Nothing is installed later: drop the package lists and caches, and the
 # documentation except the copyright notices.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
 	"$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
@@ -89,17 +97,53 @@ find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -f "$root/etc/hostname" "$root/etc/resolv.conf"
 `
 
-// baseSpec is everything the base image is made from.
+// Base is the recipe of a Debian base image: debootstrap's minbase of Suite
+// with Packages (and what they depend on), then Setup. The image is tagged
+// Repository:<key>, the key being a hash of the whole recipe and of the
+// mirror, so that a base is built once and reused until its recipe changes.
+// The node's base is NodeBase; the workload images (images/workload) take
+// their files from a base of their own.
+type Base struct {
+	// Repository names the image, e.g. "kindish/node-base".
+	Repository string
+	Packages   []string
+	// Setup is shell run on the host once debootstrap is done, with the new
+	// root file system in $root (it may chroot into it); the package lists,
+	// caches and documentation are then removed, and the host's hostname
+	// and resolv.conf that debootstrap copied in.
+	Setup string
+	// Description is the image's comment in `docker history`.
+	Description string
+}
+
+// NodeBase is the node image's base.
+var NodeBase = Base{
+	Repository:  baseRepository,
+	Packages:    Packages,
+	Setup:       nodeSetup,
+	Description: "kindish Debian " + Suite + " base",
+}
+
+const baseRepository = "kindish/node-base"
+
+// Image is the reference of the base built from mirror.
+func (r Base) Image(mirror string) string {
+	return r.Repository + ":" + r.spec(mirror).key()
+}
+
+func (r Base) spec(mirror string) baseSpec {
+	return baseSpec{Suite: Suite, Mirror: mirror, Packages: r.Packages, Setup: setupPrologue + r.Setup + setupEpilogue}
+}
+
+// baseSpec is everything a base image's content is made from.
 type baseSpec struct {
 	Suite    string
 	Mirror   string
 	Packages []string
-	Setup    string
+	Setup    string // the whole script
 }
 
-func defaultBaseSpec(mirror string) baseSpec {
-	return baseSpec{Suite: Suite, Mirror: mirror, Packages: Packages, Setup: baseSetup}
-}
+func defaultBaseSpec(mirror string) baseSpec { return NodeBase.spec(mirror) }
 
 // key names the base image: the same inputs give the same key, any change
 // gives another, so a base built once is reused until its recipe changes.
@@ -113,16 +157,13 @@ func (s baseSpec) key() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// BaseImage is the reference of the Debian base image built from mirror.
-func BaseImage(mirror string) string {
-	return baseRepository + ":" + defaultBaseSpec(mirror).key()
-}
+// BaseImage is the reference of the node's Debian base image built from
+// mirror.
+func BaseImage(mirror string) string { return NodeBase.Image(mirror) }
 
-const baseRepository = "kindish/node-base"
-
-// machineMirror returns the first mirror that the machine's deb822 sources
+// MachineMirror returns the first mirror that the machine's deb822 sources
 // list for Suite, or DefaultMirror.
-func machineMirror() string {
+func MachineMirror() string {
 	b, err := os.ReadFile(debianSources)
 	if err != nil {
 		return DefaultMirror
@@ -155,11 +196,55 @@ func mirrorFromSources(sources, suite string) string {
 	return ""
 }
 
-// ensureBase makes sure the base image exists, building it when missing,
+// BaseOptions configure EnsureBase.
+type BaseOptions struct {
+	// Docker is the engine to build in; required.
+	Docker Docker
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+	// Mirror, TempDir and PackageCache are as in Options.
+	Mirror       string
+	TempDir      string
+	PackageCache string
+}
+
+// EnsureBase makes sure the engine has the image of base, building it with
+// debootstrap when missing, and returns its reference.
+func EnsureBase(ctx context.Context, base Base, opts BaseOptions) (string, error) {
+	if opts.Docker == nil {
+		return "", fmt.Errorf("base image %s: no Docker engine given", base.Repository)
+	}
+	if opts.Mirror == "" {
+		opts.Mirror = MachineMirror()
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = "/var/tmp"
+	}
+	b := &builder{
+		opts:   Options{Mirror: opts.Mirror, TempDir: opts.TempDir, PackageCache: opts.PackageCache},
+		log:    opts.Logger,
+		docker: opts.Docker,
+	}
+	if b.log == nil {
+		b.log = logDiscard
+	}
+	return b.ensureBase(ctx, base)
+}
+
+// CopyFromImage copies paths (files, links or whole directories) of an
+// image's root file system to the same paths under dst, a host directory,
+// through a container that is created and never started. Paths the image
+// lacks are skipped: whoever needs them reports them missing.
+func CopyFromImage(ctx context.Context, docker Docker, imageID string, paths []string, dst string) error {
+	b := &builder{docker: docker, log: logDiscard}
+	return b.copyFromImage(ctx, imageID, paths, dst)
+}
+
+// ensureBase makes sure the image of base exists, building it when missing,
 // and returns its reference.
-func (b *builder) ensureBase(ctx context.Context) (string, error) {
-	spec := defaultBaseSpec(b.opts.Mirror)
-	ref := baseRepository + ":" + spec.key()
+func (b *builder) ensureBase(ctx context.Context, base Base) (string, error) {
+	spec := base.spec(b.opts.Mirror)
+	ref := base.Repository + ":" + spec.key()
 	exists, err := ImageExists(ctx, b.docker, ref)
 	if err != nil {
 		return "", err
@@ -168,16 +253,16 @@ func (b *builder) ensureBase(ctx context.Context) (string, error) {
 		b.log.Info("Debian base image present", "image", ref)
 		return ref, nil
 	}
-	b.log.Info("building the Debian base image (debootstrap, about a minute or two)", "image", ref, "mirror", spec.Mirror)
+	b.log.Info("building a Debian base image (debootstrap, about a minute or two)", "image", ref, "mirror", spec.Mirror)
 	start := time.Now()
-	if err := b.buildBase(ctx, spec, ref); err != nil {
+	if err := b.buildBase(ctx, spec, ref, base.Description); err != nil {
 		return "", fmt.Errorf("build base image %s: %w", ref, err)
 	}
 	b.log.Info("Debian base image built", "image", ref, "took", time.Since(start).Round(100*time.Millisecond))
 	return ref, nil
 }
 
-func (b *builder) buildBase(ctx context.Context, spec baseSpec, ref string) (err error) {
+func (b *builder) buildBase(ctx context.Context, spec baseSpec, ref, description string) (err error) {
 	// /var/tmp, not /tmp: the root file system is a few hundred MB and /tmp
 	// may be a small tmpfs.
 	dir, err := os.MkdirTemp(b.opts.TempDir, "kindish-rootfs-")
@@ -222,7 +307,7 @@ func (b *builder) buildBase(ctx context.Context, spec baseSpec, ref string) (err
 	}
 
 	b.log.Info("importing the root file system into Docker", "image", ref)
-	if err := b.importRootfs(ctx, root, ref, spec.key()); err != nil {
+	if err := b.importRootfs(ctx, root, ref, spec.key(), description); err != nil {
 		return err
 	}
 	logFile.Close()
@@ -283,7 +368,7 @@ func debootstrapPhase(line string) (string, bool) {
 
 // importRootfs streams the root file system into Docker as a one-layer
 // image. GNU tar keeps owners numeric and file capabilities (xattrs).
-func (b *builder) importRootfs(ctx context.Context, root, ref, key string) error {
+func (b *builder) importRootfs(ctx context.Context, root, ref, key, description string) error {
 	cmd := exec.CommandContext(ctx, "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", root, "-c", ".")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -295,7 +380,7 @@ func (b *builder) importRootfs(ctx context.Context, root, ref, key string) error
 		return fmt.Errorf("%s: %w", cmdline(cmd), err)
 	}
 	resp, err := b.docker.ImageImport(ctx, image.ImportSource{Source: out, SourceName: "-"}, ref, image.ImportOptions{
-		Message: "kindish Debian " + Suite + " base",
+		Message: description,
 		Changes: []string{
 			"LABEL " + baseLabel + "=" + key,
 			"ENV PATH=" + nodePath,

@@ -3,6 +3,10 @@
 // into Docker (built once per recipe and kept), and on top of it one layer
 // with kindish's own binaries, the containerd configuration and the
 // archives of the pause and component images.
+//
+// The Debian base is one recipe (Base) of many: EnsureBase and
+// CopyFromImage build other bases and read files out of them, for the
+// images whose files come from Debian packages (images/workload).
 package nodeimage
 
 import (
@@ -143,7 +147,7 @@ func newBuilder(opts Options) (*builder, error) {
 		opts.TempDir = "/var/tmp"
 	}
 	if opts.Mirror == "" {
-		opts.Mirror = machineMirror()
+		opts.Mirror = MachineMirror()
 	}
 	if opts.BinDir == "" && opts.SourceDir == "" {
 		return nil, errors.New("neither a source directory nor a directory of binaries given")
@@ -195,7 +199,7 @@ func (b *builder) build(ctx context.Context) error {
 	)
 	err = concurrently(ctx,
 		func(ctx context.Context) (err error) {
-			if baseRef, err = b.ensureBase(ctx); err != nil {
+			if baseRef, err = b.ensureBase(ctx, NodeBase); err != nil {
 				return err
 			}
 			netTools, err = b.netfilterFiles(ctx, baseRef, work)

@@ -1,4 +1,7 @@
-package netfilter
+// Package rootfstest writes the stand-ins of a Debian root file system that
+// tests of layer builders (images/rootfs and its users) read: small ELF
+// files with the dependencies of real ones.
+package rootfstest
 
 import (
 	"bytes"
@@ -6,16 +9,13 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
 	"testing"
 )
 
-// writeELF writes a minimal 64-bit ELF file with a PT_INTERP program header
+// WriteELF writes a minimal 64-bit ELF file with a PT_INTERP program header
 // (when interp is set) and a dynamic section listing needed as DT_NEEDED
 // entries: what the loader, and readELF, look at.
-func writeELF(t *testing.T, file string, perm os.FileMode, interp string, needed ...string) {
+func WriteELF(t testing.TB, file string, perm os.FileMode, interp string, needed ...string) {
 	t.Helper()
 	const (
 		ehsize    = 64
@@ -105,97 +105,47 @@ func writeELF(t *testing.T, file string, perm os.FileMode, interp string, needed
 	}
 }
 
-func TestReadELFFindsInterpreterAndNeededLibraries(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		name   string
-		interp string
-		needed []string
-		text   string // a file that is not ELF
-	}{
-		{name: "program", interp: "/lib64/ld-linux-x86-64.so.2", needed: []string{"libxtables.so.12", "libc.so.6"}},
-		{name: "library", needed: []string{"libmnl.so.0"}},
-		{name: "no dependencies"},
-		{name: "not ELF", text: "6 tcp\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
-			if tc.text != "" {
-				os.WriteFile(file, []byte(tc.text), 0o644)
-			} else {
-				writeELF(t, file, 0o755, tc.interp, tc.needed...)
-			}
-			interp, needed, err := readELF(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if interp != tc.interp || !slices.Equal(needed, tc.needed) {
-				t.Errorf("interp %q needed %q, want %q %q", interp, needed, tc.interp, tc.needed)
-			}
-		})
+// Link makes a symbolic link at p, a path under root, with its parents.
+func Link(t testing.TB, root, p, target string) {
+	t.Helper()
+	at := filepath.Join(root, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, at); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestReadELFRejectsATruncatedFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "broken")
-	os.WriteFile(file, []byte("\x7fELF\x02\x01\x01"), 0o755)
-	if _, _, err := readELF(file); err == nil {
-		t.Error("no error for a truncated ELF header")
+// Text writes a regular file at p, a path under root, with its parents.
+func Text(t testing.TB, root, p, content string, perm os.FileMode) {
+	t.Helper()
+	at := filepath.Join(root, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(at, []byte(content), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(at, perm); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// This machine's own /bin/ls, through the merged-/usr /bin link, with the
-// libraries the real loader would load: every DT_NEEDED name of every ELF
-// file taken is in the result, and so is the interpreter.
-func TestCollectorResolvesARealBinaryOfThisMachine(t *testing.T) {
-	l, err := debianLayout(runtime.GOARCH)
-	if err != nil {
-		t.Fatal(err)
+// MergedUsr makes the links of a merged-/usr Debian amd64 root: /bin,
+// /sbin and /lib to their /usr directories, /lib64 to usr/lib64, and the
+// loader at its PT_INTERP path, /lib64/ld-linux-x86-64.so.2, through them to
+// /usr/lib/x86_64-linux-gnu, with libc.so.6 next to it. It returns the
+// loader's PT_INTERP path, for the programs a test writes.
+func MergedUsr(t testing.TB, root string) string {
+	t.Helper()
+	for _, d := range []string{"bin", "sbin", "lib"} {
+		Link(t, root, "/"+d, "usr/"+d)
 	}
-	c := newCollector("/", l)
-	if err := c.require("/bin/ls"); err != nil {
-		t.Fatal(err)
-	}
-	files := c.files()
-	real, err := c.resolve("/bin/ls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	byPath := map[string]bool{}
-	byBase := map[string]bool{}
-	var elfs []string
-	for _, f := range files {
-		byPath[f.Path] = true
-		byBase[filepath.Base(f.Path)] = true
-		if f.Mode.IsRegular() {
-			elfs = append(elfs, f.Path)
-		}
-	}
-	if !byPath[real] {
-		t.Fatalf("the real file %s is not taken: %v", real, files)
-	}
-	interp, needed, err := readELF(real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if interp == "" || !byPath[interp] {
-		t.Errorf("interpreter %q not taken", interp)
-	}
-	if !slices.Contains(needed, "libc.so.6") {
-		t.Errorf("ls needs %q, no libc.so.6: not the binary expected", needed)
-	}
-	for _, p := range elfs {
-		_, needed, err := readELF(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range needed {
-			if !byBase[n] {
-				t.Errorf("%s needs %s, which is not taken", p, n)
-			}
-		}
-	}
-	if len(elfs) < 3 {
-		t.Errorf("only %d regular files taken for ls: %v", len(elfs), elfs)
-	}
+	Link(t, root, "/lib64", "usr/lib64")
+	Link(t, root, "/usr/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+	lib := filepath.Join(root, "usr/lib/x86_64-linux-gnu")
+	WriteELF(t, filepath.Join(lib, "ld-linux-x86-64.so.2"), 0o755, "")
+	WriteELF(t, filepath.Join(lib, "libc.so.6"), 0o755, "", "ld-linux-x86-64.so.2")
+	return "/lib64/ld-linux-x86-64.so.2"
 }

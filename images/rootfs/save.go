@@ -1,4 +1,4 @@
-package netfilter
+package rootfs
 
 import (
 	"fmt"
@@ -10,11 +10,13 @@ import (
 	"github.com/kindish/kindish/images/archive"
 )
 
-// Save writes files (as Files returns them) under dir as a small root file
-// system of their own, from which Files gives the same layer again. It lets
-// a build keep only what the layer holds, rather than the directories the
-// files were picked from. Regular files are hard-linked when they can be.
+// Save writes files (as a Collector gathers them) under dir as a small root
+// file system of their own, from which a Collector gathers the same files
+// again. It lets a build keep only what a layer holds, rather than the
+// directories the files were picked from. Regular files are hard-linked
+// when they can be. Modes are kept exactly, whatever the umask.
 func Save(files []archive.File, dir string) error {
+	var dirs []archive.File
 	for _, f := range files {
 		dst := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -25,13 +27,22 @@ func Save(files []archive.File, dir string) error {
 		case fs.ModeSymlink:
 			err = os.Symlink(f.Linkname, dst)
 		case fs.ModeDir:
-			err = os.MkdirAll(dst, f.Mode.Perm())
+			err = os.MkdirAll(dst, 0o755)
+			dirs = append(dirs, f)
 		case 0:
 			err = saveRegular(f, dst)
 		default:
 			err = fmt.Errorf("unsupported file type %v", f.Mode.Type())
 		}
 		if err != nil {
+			return fmt.Errorf("save %s: %w", f.Path, err)
+		}
+	}
+	// Directories get their modes last, once nothing more is written into
+	// them: one without write permission would otherwise stay empty.
+	for _, f := range dirs {
+		dst := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.Chmod(dst, f.Mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 			return fmt.Errorf("save %s: %w", f.Path, err)
 		}
 	}
