@@ -16,6 +16,7 @@ import (
 	"github.com/kindish/kindish/cluster/internal/parallel"
 	"github.com/kindish/kindish/cluster/provider"
 	"github.com/kindish/kindish/images"
+	"github.com/kindish/kindish/images/workload"
 )
 
 // LoadOptions selects the nodes that images are loaded into.
@@ -102,10 +103,39 @@ func (m *Manager) loadBatches(ctx context.Context, batches []loadBatch) error {
 // preloader loads images into the nodes of a cluster being created.
 type preloader struct{ m *Manager }
 
-// Ensure checks that every image to preload is present locally.
+// Ensure checks that every image to preload is present locally, building
+// kindish's workload images (busybox, nginx, kindish/testbox) first when
+// one of them is asked for and missing, as the node image is.
 func (p preloader) Ensure(ctx context.Context, refs []string) error {
-	_, err := p.m.localImageIDs(ctx, uniq(refs))
+	refs = uniq(refs)
+	_, err := p.m.localImageIDs(ctx, refs)
+	if err == nil || !slices.ContainsFunc(refs, p.m.missingWorkloadImage(ctx)) {
+		return err
+	}
+	p.m.log.Info("workload images missing: building them")
+	if _, err := p.m.BuildImages(ctx); err != nil {
+		return err
+	}
+	_, err = p.m.localImageIDs(ctx, refs)
 	return err
+}
+
+// missingWorkloadImage returns a test of whether a reference names one of
+// kindish's workload images that the engine lacks.
+func (m *Manager) missingWorkloadImage(ctx context.Context) func(ref string) bool {
+	return func(ref string) bool {
+		name, err := normalizeRef(ref)
+		if err != nil {
+			return false
+		}
+		for _, w := range workload.Refs() {
+			if wn, _ := normalizeRef(w); wn == name {
+				_, err := m.provider.ImageID(ctx, ref)
+				return errors.Is(err, provider.ErrImageNotFound)
+			}
+		}
+		return false
+	}
 }
 
 // Load imports the images into new nodes, which hold none of them yet.

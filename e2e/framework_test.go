@@ -45,6 +45,8 @@ func setUpEnvironment() {
 	if _, _, code := run(nil, "docker", "image", "inspect", nodeImage); code == 0 {
 		mustKindish("build", "node-image")
 	}
+	// The images the specs run; quick when nothing changed.
+	mustKindish("build", "images")
 	kubeconfigPath = filepath.Join(outputDir(), "e2e-kubeconfig")
 	Expect(os.MkdirAll(outputDir(), 0o755)).To(Succeed())
 	_ = os.Remove(kubeconfigPath)

@@ -8,6 +8,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,6 +19,10 @@ func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "kindish e2e")
 }
+
+// workloadImages are the images kindish builds for tests (`kindish build
+// images`); the shared cluster holds them from the start.
+var workloadImages = []string{"busybox", "nginx", testboxImage}
 
 // shared is the cluster most specs use: one control plane and two workers.
 var shared = &Cluster{Name: "e2e", Config: `kind: Cluster
@@ -31,7 +36,7 @@ nodes:
 var _ = BeforeSuite(func() {
 	setUpEnvironment()
 	By("creating the shared cluster " + shared.Name)
-	shared.Create("--wait", "3m")
+	shared.Create("--wait", "3m", "--preload-image", strings.Join(workloadImages, ","))
 })
 
 var _ = AfterSuite(func() {

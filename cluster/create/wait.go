@@ -25,11 +25,12 @@ func waitStatus(c *Context) string {
 	if c.Options.Wait <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("Waiting ≤ %s for the nodes to be Ready", c.Options.Wait)
+	return fmt.Sprintf("Waiting ≤ %s for the nodes and system pods to be Ready", c.Options.Wait)
 }
 
-// waitForNodes waits, when asked, until every node is Ready: its kubelet
-// reports the runtime and the CNI ready.
+// waitForNodes waits, when asked, until the cluster is ready for work:
+// every node Ready (its kubelet reports the runtime and the CNI ready),
+// then every pod in kube-system Ready, so that cluster DNS answers.
 func waitForNodes(ctx context.Context, c *Context) error {
 	if c.Options.Wait <= 0 {
 		return nil
@@ -41,20 +42,47 @@ func waitForNodes(ctx context.Context, c *Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.Options.Wait)
 	defer cancel()
 	for {
+		var notReady []string
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		notReady := notReadyNodes(c.Nodes, nodes)
+		if err == nil {
+			notReady = notReadyNodes(c.Nodes, nodes)
+		}
+		var pods *corev1.PodList
 		if err == nil && len(notReady) == 0 {
+			pods, err = client.CoreV1().Pods(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
+			if err == nil {
+				notReady = notReadyPods(pods)
+			}
+		}
+		if err == nil && len(notReady) == 0 && pods != nil && len(pods.Items) > 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			if err == nil {
-				err = fmt.Errorf("nodes %v are not Ready after %s (see `kubectl describe nodes` and `kindish export logs`)", notReady, c.Options.Wait)
+				err = fmt.Errorf("%v not Ready after %s (see `kubectl describe`, and `kindish export logs`)", notReady, c.Options.Wait)
 			}
 			return err
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// notReadyPods names the pods that are not Ready, as "pod/<name>".
+func notReadyPods(list *corev1.PodList) []string {
+	var names []string
+	for _, p := range list.Items {
+		ready := false
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready && p.Status.Phase != corev1.PodSucceeded {
+			names = append(names, "pod/"+p.Name)
+		}
+	}
+	return names
 }
 
 func notReadyNodes(planned []PlannedNode, list *corev1.NodeList) []string {
@@ -71,7 +99,7 @@ func notReadyNodes(planned []PlannedNode, list *corev1.NodeList) []string {
 	var names []string
 	for _, n := range planned {
 		if !ready[n.Name] {
-			names = append(names, n.Name)
+			names = append(names, "node/"+n.Name)
 		}
 	}
 	return names

@@ -35,6 +35,9 @@ const (
 // version like every kindish image.
 func Testbox() string { return "kindish/testbox:" + images.Tag }
 
+// Refs lists every reference Build tags.
+func Refs() []string { return []string{Busybox, Nginx, Testbox(), TestboxLatest} }
+
 // workloadLabel marks the images this package builds, with their name: an
 // image that a build's tag moves away from is removed only if it has it.
 const workloadLabel = "io.kindish.workload"
