@@ -220,7 +220,7 @@ var _ = Describe("Cluster networking", Label("Network"), Ordered, func() {
 		for _, pod := range []string{"db-0", "db-1"} {
 			out, stderr, code := inPod("client", "dns-lookup", pod+".db")
 			Expect(code).To(Equal(0), "%s.db: %s", pod, stderr)
-			Expect(out).To(Equal(db[pod]+"\n"))
+			Expect(out).To(Equal(db[pod] + "\n"))
 		}
 	})
 
