@@ -61,14 +61,27 @@ disabled_plugins = []
     bin_dir = "/usr/lib/cni"
     # kindnetd writes the conflist once the node has its pod range.
     conf_dir = "/etc/cni/net.d"
+
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # Where pulls find each registry's hosts.toml: kindish writes one per
+    # upstream (docker.io, registry.k8s.io...) that sends its pulls to the
+    # kindish registry and nowhere else (cluster/registry). A registry
+    # without a directory here is pulled from as usual.
+    config_path = "{{.RegistryHostsDir}}"
 `))
+
+// RegistryHostsDir is the CRI plugin's registry config_path: the
+// directory of per-registry hosts.toml files, which cluster/registry's
+// NodeFiles fill.
+const RegistryHostsDir = "/etc/containerd/certs.d"
 
 // ContainerdConfig renders the node's containerd configuration.
 func ContainerdConfig() []byte {
 	var b bytes.Buffer
-	err := containerdConfig.Execute(&b, struct{ SandboxImage, PauseArchive string }{
-		SandboxImage: images.Qualified(images.PauseImage()),
-		PauseArchive: images.PauseArchive,
+	err := containerdConfig.Execute(&b, struct{ SandboxImage, PauseArchive, RegistryHostsDir string }{
+		SandboxImage:     images.Qualified(images.PauseImage()),
+		PauseArchive:     images.PauseArchive,
+		RegistryHostsDir: RegistryHostsDir,
 	})
 	if err != nil {
 		// The template is constant and its data always complete.

@@ -156,13 +156,17 @@ func TestContainerdConfig(t *testing.T) {
 		{cri + ".containerd.runtimes.runc.options", "SystemdCgroup", "false"},
 		{cri + ".cni", "bin_dir", `"/usr/lib/cni"`},
 		{cri + ".cni", "conf_dir", `"/etc/cni/net.d"`},
+		{cri + ".registry", "config_path", `"/etc/containerd/certs.d"`},
 	} {
 		if got, ok := cfg[want.section][want.key]; !ok || got != want.value {
 			t.Errorf("[%s] %s = %q (set: %v), want %s", want.section, want.key, got, ok, want.value)
 		}
 	}
-	if _, ok := cfg[cri+".registry.mirrors"]; ok {
-		t.Error("registry mirrors configured; there is no registry yet")
+	// containerd refuses the deprecated mirrors beside config_path.
+	for section := range cfg {
+		if strings.HasPrefix(section, cri+".registry.") {
+			t.Errorf("[%s] configured; registries are configured by hosts.toml files under config_path only", section)
+		}
 	}
 }
 
