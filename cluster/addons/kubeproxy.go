@@ -103,16 +103,21 @@ func kubeProxyObjects(p Params) ([]runtime.Object, error) {
 
 // kubeProxyConfigConf is config.conf: kubeadm's configuration with kind's
 // settings. The pod range is the cluster CIDR (traffic to services from
-// outside it is masqueraded); conntrack's sysctls are left alone, as in
-// kind, since a node container shares them with the host.
+// outside it is masqueraded); the service range is the API server's
+// --service-cluster-ip-range, so that kube-proxy rejects connections to
+// ClusterIPs no Service holds rather than let them leave the node (a
+// kindish field, see kubeproxyconfig.KubeProxyConfiguration); conntrack's
+// sysctls are left alone, as in kind, since a node container shares them
+// with the host.
 func kubeProxyConfigConf(p Params) (string, error) {
 	zero := int32(0)
 	data, err := kubeproxyconfig.Marshal(kubeproxyconfig.KubeProxyConfiguration{
-		BindAddress:      "0.0.0.0",
-		ClientConnection: kubeproxyconfig.ClientConnection{Kubeconfig: kubeProxyConfigDir + "/" + kubeProxyKubeconfigKey},
-		ClusterCIDR:      p.PodSubnet,
-		Mode:             kubeproxyconfig.ModeIPTables,
-		IPTables:         kubeproxyconfig.IPTables{MinSyncPeriod: metav1.Duration{Duration: time.Second}},
+		BindAddress:           "0.0.0.0",
+		ClientConnection:      kubeproxyconfig.ClientConnection{Kubeconfig: kubeProxyConfigDir + "/" + kubeProxyKubeconfigKey},
+		ClusterCIDR:           p.PodSubnet,
+		ServiceClusterIPRange: p.ServiceSubnet,
+		Mode:                  kubeproxyconfig.ModeIPTables,
+		IPTables:              kubeproxyconfig.IPTables{MinSyncPeriod: metav1.Duration{Duration: time.Second}},
 		Conntrack: kubeproxyconfig.Conntrack{
 			MaxPerCore:            &zero,
 			TCPEstablishedTimeout: &metav1.Duration{},

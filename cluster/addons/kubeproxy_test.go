@@ -143,7 +143,7 @@ func TestKubeProxyConfigMapIsWhatKubeProxyReads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.conf does not load: %v\n%s", err, cm.Data["config.conf"])
 	}
-	if cfg.ClusterCIDR != "10.244.0.0/16" || cfg.Mode != "iptables" ||
+	if cfg.ClusterCIDR != "10.244.0.0/16" || cfg.ServiceClusterIPRange != "10.96.0.0/16" || cfg.Mode != "iptables" ||
 		cfg.ClientConnection.Kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" ||
 		cfg.IPTables.MinSyncPeriod.Duration != time.Second || *cfg.IPTables.MasqueradeBit != 14 ||
 		cfg.HealthzBindAddress != "0.0.0.0:10256" || cfg.MetricsBindAddress != "127.0.0.1:10249" {
@@ -236,6 +236,18 @@ func TestKubeProxyParams(t *testing.T) {
 	p.PodSubnet = "not-a-cidr"
 	if _, err := KubeProxyAddon.Objects(p); err == nil || !strings.Contains(err.Error(), "clusterCIDR") {
 		t.Errorf("a bad pod subnet: error %v, want the clusterCIDR refused", err)
+	}
+	p = kubeProxyParams()
+	p.ServiceSubnet = "10.96.0.0"
+	if _, err := KubeProxyAddon.Objects(p); err == nil || !strings.Contains(err.Error(), "serviceClusterIPRange") {
+		t.Errorf("a bad service subnet: error %v, want the serviceClusterIPRange refused", err)
+	}
+	// The range is the cluster's, whatever it is: kube-proxy rejects
+	// exactly the addresses the API server allocates from.
+	p = kubeProxyParams()
+	p.ServiceSubnet = "10.100.0.0/16"
+	if conf := kubeProxyObjectsOf(t, p).configMap.Data["config.conf"]; !strings.Contains(conf, "serviceClusterIPRange: 10.100.0.0/16\n") {
+		t.Errorf("config.conf does not carry the cluster's service range:\n%s", conf)
 	}
 }
 

@@ -13,7 +13,10 @@
 // iptables-nft-restore --noflush (package iptables), which rewrites
 // kube-proxy's own chains atomically and leaves everything else, conntrack
 // included, alone. UDP conntrack entries of removed endpoints are then
-// deleted (package conntrack).
+// deleted (package conntrack). Given serviceClusterIPRange, new
+// connections to the service range that no Service port took are
+// rejected, as upstream's nftables mode does, rather than routed off the
+// node.
 //
 // Left out, compared with upstream: the Local traffic policies (every
 // service is treated as Cluster), LoadBalancer ingress IPs, externalIPs,

@@ -3,10 +3,15 @@ package kubeproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/kindish/kindish/nodeagent/kubeproxy/rules"
 )
 
 // fakeIptables is an iptables executor that keeps the tables in memory:
@@ -179,4 +184,180 @@ func (f *fakeIptables) commandsRun() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.commands)
+}
+
+// newConn is the first packet of a connection that the fake follows
+// through its tables, as the kernel would: nat first (PREROUTING for a
+// pod's packet, OUTPUT for the node's), then filter (FORWARD or OUTPUT).
+type newConn struct {
+	fromPod  bool
+	proto    string // "tcp", "udp"
+	src, dst netip.Addr
+	dport    int
+}
+
+func (c newConn) String() string {
+	from := "the node"
+	if c.fromPod {
+		from = "a pod"
+	}
+	return fmt.Sprintf("%s from %s to %s:%d", c.proto, from, c.dst, c.dport)
+}
+
+// verdict is what became of a newConn.
+type verdict struct {
+	// DNAT says nat sent it into a service's chains, which end in DNAT
+	// to an endpoint (the rules package pins that).
+	DNAT bool
+	// Filter is the filter table's terminal target with its arguments
+	// ("REJECT --reject-with tcp-reset"), or "ACCEPT" when the built-in
+	// chain's policy let the packet through.
+	Filter string
+}
+
+// follow classifies c with the rules the fake holds. It understands the
+// matches kube-proxy and its jumps use and fails on any other, so that a
+// rule it cannot read never passes for one that does not match.
+func (f *fakeIptables) follow(c newConn) (verdict, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	natHook, filterHook := "OUTPUT", "OUTPUT"
+	if c.fromPod {
+		natHook, filterHook = "PREROUTING", "FORWARD"
+	}
+	var v verdict
+	target, err := f.walk("nat", natHook, c, 0)
+	if err != nil {
+		return v, err
+	}
+	if v.DNAT = target == "DNAT"; v.DNAT {
+		// The endpoint's address is what filter sees: none of the
+		// service range's.
+		c.dst = netip.Addr{}
+	}
+	if v.Filter, err = f.walk("filter", filterHook, c, 0); err != nil {
+		return v, err
+	}
+	if v.Filter == "" {
+		v.Filter = "ACCEPT"
+	}
+	return v, nil
+}
+
+// walk runs c through a chain: the first terminal target it reaches, or
+// "" when it returns or falls off the chain's end. In nat, a jump to a
+// service chain ends the walk as "DNAT".
+func (f *fakeIptables) walk(table, chain string, c newConn, depth int) (string, error) {
+	if depth > 8 {
+		return "", fmt.Errorf("%s %s: jumps loop", table, chain)
+	}
+	t := f.tables[table]
+	for _, rule := range t.rules[chain] {
+		ok, target, err := matchRule(rule, c)
+		if err != nil {
+			return "", fmt.Errorf("%s %s %q: %w", table, chain, rule, err)
+		}
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(target, " ")
+		switch {
+		case name == "RETURN":
+			return "", nil
+		case name == "ACCEPT" || name == "DROP" || name == "REJECT" || name == "DNAT":
+			return target, nil
+		case table == "nat" && rules.IsServiceChain(name):
+			return "DNAT", nil
+		case slices.Contains(t.chains, name):
+			if v, err := f.walk(table, name, c, depth+1); err != nil || v != "" {
+				return v, err
+			}
+		}
+		// MARK, MASQUERADE and the like let the packet go on.
+	}
+	return "", nil
+}
+
+// matchRule says whether a rule (the arguments after "-A chain") matches
+// c, and returns its target with the target's arguments.
+func matchRule(rule string, c newConn) (bool, string, error) {
+	words := splitRule(rule)
+	match := true
+	for i := 0; i < len(words); i++ {
+		neg := words[i] == "!"
+		if neg {
+			i++
+		}
+		if i+1 >= len(words) {
+			return false, "", fmt.Errorf("dangling %q", words[i])
+		}
+		opt, arg := words[i], words[i+1]
+		i++
+		var ok bool
+		switch opt {
+		case "-j":
+			return match, strings.Join(words[i:], " "), nil
+		case "-m":
+			// Loading a match module matches everything; the module's
+			// options follow.
+			if arg == "comment" && i+2 < len(words) && words[i+1] == "--comment" {
+				// Jumps inserted one by one carry their comment unquoted.
+				i += 2
+				for i+1 < len(words) && !strings.HasPrefix(words[i+1], "-") && words[i+1] != "!" {
+					i++
+				}
+			}
+			continue
+		case "-p":
+			ok = arg == c.proto
+		case "-d", "-s":
+			addr := c.dst
+			if opt == "-s" {
+				addr = c.src
+			}
+			p, err := netip.ParsePrefix(arg)
+			if err != nil {
+				a, aerr := netip.ParseAddr(arg)
+				if aerr != nil {
+					return false, "", fmt.Errorf("%s %q: %w", opt, arg, err)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			ok = addr.IsValid() && p.Contains(addr)
+		case "--dport":
+			ok = arg == strconv.Itoa(c.dport)
+		case "--ctstate":
+			ok = slices.Contains(strings.Split(arg, ","), "NEW")
+		case "--dst-type":
+			// The connections followed are never to the node's own
+			// addresses.
+			ok = arg != "LOCAL"
+		case "--mark":
+			// Nothing marked them.
+			ok = false
+		default:
+			return false, "", fmt.Errorf("option %q not modelled", opt)
+		}
+		if ok == neg {
+			match = false
+		}
+	}
+	return false, "", errors.New("no target")
+}
+
+// splitRule splits a rule into words, a double-quoted string being one.
+func splitRule(rule string) []string {
+	var words []string
+	for rule = strings.TrimSpace(rule); rule != ""; rule = strings.TrimSpace(rule) {
+		if rule[0] == '"' {
+			w, rest, _ := strings.Cut(rule[1:], `"`)
+			words = append(words, w)
+			rule = rest
+			continue
+		}
+		w, rest, _ := strings.Cut(rule, " ")
+		words = append(words, w)
+		rule = rest
+	}
+	return words
 }

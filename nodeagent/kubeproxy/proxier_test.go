@@ -119,6 +119,7 @@ func startProxier(t *testing.T, client *fake.Clientset, ipt *fakeIptables) *test
 		Conntrack: ct,
 		Rules: rules.Config{
 			ClusterCIDR:   netip.MustParsePrefix("10.244.0.0/16"),
+			ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/16"),
 			MasqueradeBit: 14,
 			RandomFully:   c.HasRandomFully(),
 		},
@@ -240,6 +241,59 @@ func TestProxierFollowsServicesAndEndpointSlices(t *testing.T) {
 	eventually(t, "sync without kube-dns", func() bool {
 		return !strings.Contains(ipt.lastRestore(), "kube-dns") && strings.Contains(ipt.lastRestore(), "-X "+udpChain)
 	}, func() string { return "last restore:\n" + ipt.lastRestore() })
+}
+
+// TestProxierRejectsTheServiceRangeNoServiceTakes follows new connections
+// through the fake's tables, from a pod and from the node: a Service's
+// ports are DNATed and pass the filter table, while its other ports,
+// free addresses of the service range and, once it is deleted, the
+// Service's own address are rejected instead of leaving the node by its
+// default route. Addresses outside the range are none of kube-proxy's
+// business.
+func TestProxierRejectsTheServiceRangeNoServiceTakes(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(testNodeObject(), dnsService(), dnsSlice(time.Now(), "10.244.1.2"))
+	ipt := newFakeIptables()
+	startProxier(t, client, ipt)
+	eventually(t, "first sync", func() bool { return strings.Contains(ipt.lastRestore(), "kube-dns") },
+		func() string { return "last restore:\n" + ipt.lastRestore() })
+
+	served := verdict{DNAT: true, Filter: "ACCEPT"}
+	reset := verdict{Filter: "REJECT --reject-with tcp-reset"}
+	unreachable := verdict{Filter: "REJECT --reject-with icmp-port-unreachable"}
+	passed := verdict{Filter: "ACCEPT"}
+	check := func(t *testing.T, proto, dst string, dport int, want verdict) {
+		t.Helper()
+		for _, fromPod := range []bool{true, false} {
+			c := newConn{fromPod: fromPod, proto: proto, src: netip.MustParseAddr("10.244.1.9"), dst: netip.MustParseAddr(dst), dport: dport}
+			if !fromPod {
+				c.src = netip.MustParseAddr("172.18.0.3")
+			}
+			got, err := ipt.follow(c)
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			if got != want {
+				t.Errorf("%s: %+v, want %+v", c, got, want)
+			}
+		}
+	}
+
+	check(t, "udp", "10.96.0.10", 53, served)
+	check(t, "tcp", "10.96.0.10", 53, served)
+	check(t, "tcp", "10.96.0.10", 80, reset)
+	check(t, "tcp", "10.96.111.129", 80, reset)
+	check(t, "udp", "10.96.111.129", 53, unreachable)
+	check(t, "tcp", "10.97.0.1", 80, passed)
+
+	if err := client.CoreV1().Services("kube-system").Delete(ctx, "kube-dns", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sync without kube-dns", func() bool { return !strings.Contains(ipt.lastRestore(), "kube-dns") },
+		func() string { return "last restore:\n" + ipt.lastRestore() })
+	check(t, "tcp", "10.96.0.10", 53, reset)
+	check(t, "udp", "10.96.0.10", 53, unreachable)
+	check(t, "tcp", "10.97.0.1", 80, passed)
 }
 
 func TestProxierRestartRewritesTheSameRules(t *testing.T) {

@@ -83,6 +83,15 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		log.Warn("no clusterCIDR: traffic to ClusterIPs from outside the pod range is not masqueraded")
 	}
+	serviceCIDR, err := cfg.ServiceClusterIPRangeV4()
+	if err != nil {
+		return err
+	}
+	if serviceCIDR.IsValid() {
+		log.Info("rejecting traffic to the service range that no Service takes", "serviceClusterIPRange", serviceCIDR)
+	} else {
+		log.Warn("no serviceClusterIPRange: traffic to unallocated ClusterIPs follows the node's routes")
+	}
 
 	client, err := newClient(o.Kubeconfig, cfg)
 	if err != nil {
@@ -125,6 +134,7 @@ func Run(ctx context.Context, o Options) error {
 		Conntrack: ct,
 		Rules: rules.Config{
 			ClusterCIDR:   clusterCIDR,
+			ServiceCIDR:   serviceCIDR,
 			MasqueradeAll: cfg.IPTables.MasqueradeAll,
 			MasqueradeBit: int(*cfg.IPTables.MasqueradeBit),
 			RandomFully:   ipt.HasRandomFully(),

@@ -57,10 +57,24 @@ type KubeProxyConfiguration struct {
 	// ClusterCIDR is the pod range; traffic to services from outside it
 	// is masqueraded. Comma-separated for dual stack; kindish uses the
 	// IPv4 range.
-	ClusterCIDR      string   `json:"clusterCIDR,omitempty"`
-	HostnameOverride string   `json:"hostnameOverride,omitempty"`
-	Mode             string   `json:"mode,omitempty"`
-	IPTables         IPTables `json:"iptables"`
+	ClusterCIDR string `json:"clusterCIDR,omitempty"`
+	// ServiceClusterIPRange is the range ClusterIPs are allocated from,
+	// the same value as the kube-apiserver's --service-cluster-ip-range
+	// (comma-separated for dual stack; kindish uses the IPv4 range).
+	// New connections to an address in it that no Service port takes
+	// are rejected, so they fail at once instead of leaving the node by
+	// its default route. Empty leaves such traffic alone.
+	//
+	// It is not an upstream field: upstream's nftables proxier learns the
+	// ranges from ServiceCIDR objects (KEP-1880), which kindish's API
+	// server does not serve. A configuration field, named after the flag
+	// a cluster's operator already sets, keeps the DaemonSet's command
+	// kubeadm's; upstream's lenient decoding ignores the field, so the
+	// file still loads there.
+	ServiceClusterIPRange string   `json:"serviceClusterIPRange,omitempty"`
+	HostnameOverride      string   `json:"hostnameOverride,omitempty"`
+	Mode                  string   `json:"mode,omitempty"`
+	IPTables              IPTables `json:"iptables"`
 	// Conntrack is written as kind writes it (zeros: leave the node's
 	// sysctls alone) and ignored when read.
 	Conntrack Conntrack `json:"conntrack"`
@@ -189,6 +203,9 @@ func (c *KubeProxyConfiguration) Validate() error {
 	if _, err := c.ClusterCIDRv4(); err != nil {
 		return err
 	}
+	if _, err := c.ServiceClusterIPRangeV4(); err != nil {
+		return err
+	}
 	for name, addr := range map[string]string{"healthzBindAddress": c.HealthzBindAddress, "metricsBindAddress": c.MetricsBindAddress} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("%s %q: %w", name, addr, err)
@@ -200,13 +217,26 @@ func (c *KubeProxyConfiguration) Validate() error {
 // ClusterCIDRv4 is the IPv4 range of clusterCIDR; the zero Prefix when
 // there is none, which leaves off-cluster traffic unmasqueraded.
 func (c *KubeProxyConfiguration) ClusterCIDRv4() (netip.Prefix, error) {
-	if strings.TrimSpace(c.ClusterCIDR) == "" {
+	return ipv4Prefix("clusterCIDR", c.ClusterCIDR)
+}
+
+// ServiceClusterIPRangeV4 is the IPv4 range of serviceClusterIPRange; the
+// zero Prefix when there is none, which rejects nothing beyond the
+// Services' own rules.
+func (c *KubeProxyConfiguration) ServiceClusterIPRangeV4() (netip.Prefix, error) {
+	return ipv4Prefix("serviceClusterIPRange", c.ServiceClusterIPRange)
+}
+
+// ipv4Prefix is the first IPv4 CIDR, masked, of a field holding a
+// comma-separated list of CIDRs (one per family, as dual stack has it).
+func ipv4Prefix(field, value string) (netip.Prefix, error) {
+	if strings.TrimSpace(value) == "" {
 		return netip.Prefix{}, nil
 	}
-	for _, s := range strings.Split(c.ClusterCIDR, ",") {
+	for _, s := range strings.Split(value, ",") {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("clusterCIDR %q: %w", c.ClusterCIDR, err)
+			return netip.Prefix{}, fmt.Errorf("%s %q: %w", field, value, err)
 		}
 		if p.Addr().Is4() {
 			return p.Masked(), nil

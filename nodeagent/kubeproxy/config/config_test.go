@@ -92,6 +92,11 @@ func TestParseKindConfigAppliesUpstreamDefaults(t *testing.T) {
 	if err != nil || cidr != netip.MustParsePrefix("10.244.0.0/16") {
 		t.Errorf("ClusterCIDRv4() = %v, %v; want 10.244.0.0/16", cidr, err)
 	}
+	// kind's file has no service range: nothing beyond the Services'
+	// own rules is rejected.
+	if r, err := cfg.ServiceClusterIPRangeV4(); err != nil || r.IsValid() {
+		t.Errorf("ServiceClusterIPRangeV4() = %v, %v; want none", r, err)
+	}
 }
 
 func TestParseKeepsExplicitSettings(t *testing.T) {
@@ -100,6 +105,7 @@ kind: KubeProxyConfiguration
 healthzBindAddress: 127.0.0.1
 metricsBindAddress: 0.0.0.0:9999
 clusterCIDR: fd00:10:244::/56,10.244.0.0/16
+serviceClusterIPRange: 10.96.0.0/16,fd00:10:96::/112
 iptables:
   masqueradeAll: true
   masqueradeBit: 0
@@ -128,6 +134,9 @@ iptables:
 	if cidr, _ := cfg.ClusterCIDRv4(); cidr != netip.MustParsePrefix("10.244.0.0/16") {
 		t.Errorf("dual-stack clusterCIDR gave %v, want the IPv4 range", cidr)
 	}
+	if r, _ := cfg.ServiceClusterIPRangeV4(); r != netip.MustParsePrefix("10.96.0.0/16") {
+		t.Errorf("dual-stack serviceClusterIPRange gave %v, want the IPv4 range", r)
+	}
 }
 
 func TestParseRejects(t *testing.T) {
@@ -140,6 +149,7 @@ func TestParseRejects(t *testing.T) {
 		{"another kind", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n", "want kubeproxy.config.k8s.io/v1alpha1"},
 		{"no type", "clusterCIDR: 10.244.0.0/16\n", "want kubeproxy.config.k8s.io/v1alpha1"},
 		{"bad cluster CIDR", base + "clusterCIDR: 10.244.0.0\n", "clusterCIDR"},
+		{"bad service range", base + "serviceClusterIPRange: 10.96.0.0/33\n", "serviceClusterIPRange"},
 		{"masquerade bit out of range", base + "iptables:\n  masqueradeBit: 32\n", "masqueradeBit"},
 		{"minSyncPeriod above syncPeriod", base + "iptables:\n  minSyncPeriod: 1m\n  syncPeriod: 30s\n", "minSyncPeriod"},
 		{"not YAML", "{", "decode"},
@@ -171,17 +181,18 @@ func TestMarshalRoundTrips(t *testing.T) {
 	bit := int32(14)
 	zero := int32(0)
 	in := KubeProxyConfiguration{
-		ClientConnection: ClientConnection{Kubeconfig: "/var/lib/kube-proxy/kubeconfig.conf"},
-		ClusterCIDR:      "10.244.0.0/16",
-		Mode:             ModeIPTables,
-		IPTables:         IPTables{MasqueradeBit: &bit, MinSyncPeriod: metav1.Duration{Duration: time.Second}},
-		Conntrack:        Conntrack{MaxPerCore: &zero, TCPEstablishedTimeout: &metav1.Duration{}},
+		ClientConnection:      ClientConnection{Kubeconfig: "/var/lib/kube-proxy/kubeconfig.conf"},
+		ClusterCIDR:           "10.244.0.0/16",
+		ServiceClusterIPRange: "10.96.0.0/16",
+		Mode:                  ModeIPTables,
+		IPTables:              IPTables{MasqueradeBit: &bit, MinSyncPeriod: metav1.Duration{Duration: time.Second}},
+		Conntrack:             Conntrack{MaxPerCore: &zero, TCPEstablishedTimeout: &metav1.Duration{}},
 	}
 	data, err := Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"apiVersion: kubeproxy.config.k8s.io/v1alpha1", "kind: KubeProxyConfiguration", "maxPerCore: 0", "tcpEstablishedTimeout: 0s", "minSyncPeriod: 1s"} {
+	for _, want := range []string{"apiVersion: kubeproxy.config.k8s.io/v1alpha1", "kind: KubeProxyConfiguration", "maxPerCore: 0", "tcpEstablishedTimeout: 0s", "minSyncPeriod: 1s", "serviceClusterIPRange: 10.96.0.0/16"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("Marshal output lacks %q:\n%s", want, data)
 		}
@@ -190,7 +201,7 @@ func TestMarshalRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal()) = %v", err)
 	}
-	if out.ClusterCIDR != in.ClusterCIDR || out.ClientConnection.Kubeconfig != in.ClientConnection.Kubeconfig {
+	if out.ClusterCIDR != in.ClusterCIDR || out.ServiceClusterIPRange != in.ServiceClusterIPRange || out.ClientConnection.Kubeconfig != in.ClientConnection.Kubeconfig {
 		t.Errorf("round trip changed the configuration: %+v", out)
 	}
 }

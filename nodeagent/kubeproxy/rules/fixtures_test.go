@@ -12,11 +12,12 @@ import (
 	"github.com/kindish/kindish/nodeagent/kubeproxy/servicemap"
 )
 
-// testConfig is a kindish node: pod range 10.244.0.0/16, node IP
-// 172.18.0.3 on the kindish bridge, iptables 1.8.9.
+// testConfig is a kindish node: pod range 10.244.0.0/16, service range
+// 10.96.0.0/16, node IP 172.18.0.3 on the kindish bridge, iptables 1.8.9.
 func testConfig() Config {
 	return Config{
 		ClusterCIDR:   netip.MustParsePrefix("10.244.0.0/16"),
+		ServiceCIDR:   netip.MustParsePrefix("10.96.0.0/16"),
 		MasqueradeBit: 14,
 		NodeIPs:       []netip.Addr{netip.MustParseAddr("172.18.0.3")},
 		RandomFully:   true,

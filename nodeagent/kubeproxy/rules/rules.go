@@ -31,6 +31,13 @@ type Config struct {
 	// is masqueraded (upstream's --cluster-cidr local-traffic detector);
 	// the zero Prefix turns that off, as upstream's no-op detector does.
 	ClusterCIDR netip.Prefix
+	// ServiceCIDR is the range ClusterIPs come from (the API server's
+	// --service-cluster-ip-range). New connections to it that no
+	// Service's rule DNATed are rejected: the address is free, or the
+	// port is not one of its Service's. Without this they would follow
+	// the node's default route off the node and time out. The zero
+	// Prefix leaves them alone.
+	ServiceCIDR netip.Prefix
 	// MasqueradeAll masquerades all traffic to ClusterIPs.
 	MasqueradeAll bool
 	// MasqueradeBit is the fwmark bit that flags packets for SNAT (14).
@@ -131,6 +138,7 @@ func Render(cfg Config, snap servicemap.Snapshot, existingNATChains []string) Re
 			result.ServicesWithoutEndpoints++
 		}
 	}
+	r.writeServiceCIDRRejects()
 	result.DeletedChains = r.deleteStaleChains(existingNATChains)
 	r.writeNodePortsJump()
 	r.writeForwardRules()
@@ -286,6 +294,29 @@ func (r *renderer) withComment(args []string, comment string) []string {
 		return args
 	}
 	return append(args, "-m", "comment", "--comment", comment)
+}
+
+// writeServiceCIDRRejects ends the filter table's KUBE-SERVICES, which
+// FORWARD (pods) and OUTPUT (the node, hostNetwork pods) send NEW
+// connections to, with upstream's nftables "cluster-ips-check": a
+// connection still addressed to the service range there was not DNATed
+// (nat runs before filter), so no Service port takes it. Upstream
+// rejects invalid ports of allocated ClusterIPs and drops unallocated
+// ones; here both are rejected, so that a client of a deleted Service
+// sees "connection refused" at once, as for a Service without endpoints.
+// TCP gets a reset: REJECT's ICMP errors are rate-limited per
+// destination (icmp_ratelimit), a reset is not, so a client retrying fast
+// never times out. Anything else gets icmp-port-unreachable.
+func (r *renderer) writeServiceCIDRRejects() {
+	if !r.cfg.ServiceCIDR.IsValid() {
+		return
+	}
+	head := []string{"-A", ServicesChain,
+		"-m", "comment", "--comment", `"reject traffic to unallocated ClusterIPs and invalid ports of ClusterIPs"`}
+	// Masked, as iptables-save prints it back.
+	cidr := r.cfg.ServiceCIDR.Masked().String()
+	r.filterRules.write(slices.Concat(head, []string{"-p", "tcp", "-d", cidr, "-j", "REJECT", "--reject-with", "tcp-reset"})...)
+	r.filterRules.write(slices.Concat(head, []string{"-d", cidr}, reject())...)
 }
 
 // deleteStaleChains flushes and deletes kube-proxy's service chains that

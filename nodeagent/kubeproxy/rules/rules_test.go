@@ -15,9 +15,10 @@ import (
 )
 
 // TestRenderClusterIPWithThreeEndpoints pins a whole batch: the top-level
-// chains of both tables, the masquerade machinery, one ClusterIP service
-// balanced over three endpoints with upstream's probabilities, hairpin
-// masquerade in each endpoint chain, and the NodePort jump last.
+// chains of both tables, the rejects closing the service range, the
+// masquerade machinery, one ClusterIP service balanced over three
+// endpoints with upstream's probabilities, hairpin masquerade in each
+// endpoint chain, and the NodePort jump last.
 func TestRenderClusterIPWithThreeEndpoints(t *testing.T) {
 	snap := snapshotOf([]*corev1.Service{svc("web", "10.96.0.20", nil)},
 		endpoints("web", httpPorts(), ready("10.244.1.5"), ready("10.244.2.6"), ready("10.244.1.7")))
@@ -27,6 +28,8 @@ func TestRenderClusterIPWithThreeEndpoints(t *testing.T) {
 :KUBE-FORWARD - [0:0]
 :KUBE-NODEPORTS - [0:0]
 :KUBE-PROXY-FIREWALL - [0:0]
+-A KUBE-SERVICES -m comment --comment "reject traffic to unallocated ClusterIPs and invalid ports of ClusterIPs" -p tcp -d 10.96.0.0/16 -j REJECT --reject-with tcp-reset
+-A KUBE-SERVICES -m comment --comment "reject traffic to unallocated ClusterIPs and invalid ports of ClusterIPs" -d 10.96.0.0/16 -j REJECT --reject-with icmp-port-unreachable
 -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
 -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x00004000/0x00004000 -j ACCEPT
 -A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -62,10 +65,16 @@ COMMIT
 	if diff := cmp.Diff(want, string(got.Data)); diff != "" {
 		t.Errorf("batch differs (-want +got):\n%s", diff)
 	}
-	if got.FilterRules != 3 || got.NATRules != 16 {
-		t.Errorf("rule counts filter %d nat %d, want 3 and 16", got.FilterRules, got.NATRules)
+	if got.FilterRules != 5 || got.NATRules != 16 {
+		t.Errorf("rule counts filter %d nat %d, want 5 and 16", got.FilterRules, got.NATRules)
 	}
 }
+
+// serviceCIDRRejects close testConfig's service range, after every
+// service's own filter rules.
+const serviceCIDRRejects = `-A KUBE-SERVICES -m comment --comment "reject traffic to unallocated ClusterIPs and invalid ports of ClusterIPs" -p tcp -d 10.96.0.0/16 -j REJECT --reject-with tcp-reset
+-A KUBE-SERVICES -m comment --comment "reject traffic to unallocated ClusterIPs and invalid ports of ClusterIPs" -d 10.96.0.0/16 -j REJECT --reject-with icmp-port-unreachable
+`
 
 // batch is a whole restore batch for testConfig around the lines that
 // depend on the services: filter rules, nat chains and nat rules (each
@@ -77,7 +86,7 @@ func batch(filterRules, natChains, natRules string) string {
 :KUBE-FORWARD - [0:0]
 :KUBE-NODEPORTS - [0:0]
 :KUBE-PROXY-FIREWALL - [0:0]
-` + filterRules + `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+` + filterRules + serviceCIDRRejects + `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
 -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x00004000/0x00004000 -j ACCEPT
 -A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 COMMIT
@@ -233,6 +242,54 @@ func TestRenderGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenderServiceCIDRRejects pins where the service range is closed:
+// in the filter table's KUBE-SERVICES (reached from FORWARD and OUTPUT
+// for NEW connections, after nat's DNAT), after every service's own
+// rules, so a Service without endpoints keeps its own comment and
+// allocated ClusterIPs, DNATed by then, never reach it. Without a range
+// nothing is added.
+func TestRenderServiceCIDRRejects(t *testing.T) {
+	snap := snapshotOf([]*corev1.Service{
+		svc("web", "10.96.0.20", nil),
+		svc("idle", "10.96.0.30", nodePort(30081)),
+	}, endpoints("web", httpPorts(), ready("10.244.1.5")))
+	noEndpoints := `-A KUBE-SERVICES -m comment --comment "default/idle:http has no endpoints" -m tcp -p tcp -d 10.96.0.30 --dport 80 -j REJECT --reject-with icmp-port-unreachable
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "default/idle:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30081 -j REJECT --reject-with icmp-port-unreachable
+`
+	t.Run("with a service range: last in the filter table's KUBE-SERVICES", func(t *testing.T) {
+		got := Render(testConfig(), snap, nil)
+		filter, _, _ := strings.Cut(string(got.Data), "COMMIT\n")
+		if !strings.Contains(filter, noEndpoints+serviceCIDRRejects+"-A KUBE-FORWARD ") {
+			t.Errorf("want the service's REJECTs, then the range's, then KUBE-FORWARD in:\n%s", filter)
+		}
+		if got.FilterRules != 7 {
+			t.Errorf("filter rules = %d, want 7 (2 for the idle service, 2 for the range, 3 forwarding)", got.FilterRules)
+		}
+		if _, nat, _ := strings.Cut(string(got.Data), "*nat\n"); strings.Contains(nat, "10.96.0.0/16") {
+			t.Errorf("the range appears in the nat table:\n%s", nat)
+		}
+	})
+	t.Run("without a service range: nothing", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.ServiceCIDR = netip.Prefix{}
+		got := Render(cfg, snap, nil)
+		if data := string(got.Data); strings.Contains(data, "10.96.0.0/16") || strings.Contains(data, "unallocated ClusterIPs") ||
+			!strings.Contains(data, noEndpoints+"-A KUBE-FORWARD ") {
+			t.Errorf("want no range rule and the rest unchanged in:\n%s", data)
+		}
+		if got.FilterRules != 5 {
+			t.Errorf("filter rules = %d, want 5", got.FilterRules)
+		}
+	})
+	t.Run("the range is written masked, as iptables-save prints it back", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.ServiceCIDR = netip.MustParsePrefix("10.100.3.4/16")
+		if data := string(Render(cfg, snapshotOf(nil), nil).Data); !strings.Contains(data, "-d 10.100.0.0/16 -j REJECT --reject-with icmp-port-unreachable\n") {
+			t.Errorf("want the 10.100.0.0/16 range in:\n%s", data)
+		}
+	})
 }
 
 // TestRenderHairpinMasquerade pins the rule that makes a pod reach itself
