@@ -42,6 +42,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) error {
 		KubeconfigPath: path,
 		EnsureImage:    m.ensureImage,
 		Images:         preloader{m},
+		Registry:       m.registryNodeFiles,
 	})
 	if err != nil {
 		return err

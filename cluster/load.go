@@ -55,6 +55,9 @@ func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts Load
 	if err != nil {
 		return err
 	}
+	if err := m.pushImages(ctx, refs, ids, true); err != nil {
+		return err
+	}
 
 	// lacking[i] are the images node i does not hold yet.
 	lacking := make([][]string, len(nodes))
@@ -69,6 +72,44 @@ func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts Load
 		return nil
 	})
 	return m.loadBatches(ctx, batchByImages(nodes, lacking))
+}
+
+// pushImages puts the images into the registry the nodes pull through,
+// unless it holds them already, so that pods pulling them (imagePullPolicy
+// Always, a :latest tag) find them. Each push has a status line of its own
+// when statusLines is set; otherwise the caller's line covers them.
+func (m *Manager) pushImages(ctx context.Context, refs, ids []string, statusLines bool) error {
+	reg, err := m.registry(ctx)
+	if err != nil {
+		return err
+	}
+	for i, ref := range refs {
+		if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+			if _, ok := named.(reference.Digested); ok {
+				m.log.Info("image named by digest: loaded into the nodes but not pushed to the registry", "image", ref)
+				continue
+			}
+		}
+		has, err := reg.HasImage(ctx, ref, ids[i])
+		if err != nil {
+			return err
+		}
+		if has {
+			m.log.Info("image already in the registry", "image", ref, "id", ids[i])
+			continue
+		}
+		if statusLines {
+			m.status.Start(fmt.Sprintf("Pushing image %s to the registry", ref))
+		}
+		_, err = reg.Push(ctx, ref)
+		if statusLines {
+			m.status.End(err == nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // localImageIDs returns the engine's ID of each image, failing on the
@@ -138,13 +179,22 @@ func (m *Manager) missingWorkloadImage(ctx context.Context) func(ref string) boo
 	}
 }
 
-// Load imports the images into new nodes, which hold none of them yet.
+// Load pushes the images to the registry and imports them into new nodes,
+// which hold none of them yet.
 func (p preloader) Load(ctx context.Context, refs []string, nodes []string) error {
+	refs = uniq(refs)
+	ids, err := p.m.localImageIDs(ctx, refs)
+	if err != nil {
+		return err
+	}
+	if err := p.m.pushImages(ctx, refs, ids, false); err != nil {
+		return err
+	}
 	targets := make([]provider.Node, len(nodes))
 	for i, n := range nodes {
 		targets[i] = provider.Node{Name: n, Running: true}
 	}
-	return p.m.loadFromEngine(ctx, uniq(refs), targets)
+	return p.m.loadFromEngine(ctx, refs, targets)
 }
 
 // LoadImageArchive imports an image archive (docker save or OCI layout tar)

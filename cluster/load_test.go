@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kindish/kindish/cluster/pki"
 	"github.com/kindish/kindish/cluster/provider"
 	"github.com/kindish/kindish/cluster/status"
 )
@@ -99,8 +102,25 @@ func (f *fakeProvider) Exec(_ context.Context, node string, cmd []string, opts p
 }
 
 func newTestManager(p provider.Provider) *Manager {
-	return &Manager{provider: p, log: slog.New(slog.DiscardHandler), status: status.Discard()}
+	return &Manager{provider: p, log: slog.New(slog.DiscardHandler), status: status.Discard(), reg: &fakeRegistry{}}
 }
+
+// fakeRegistry holds images by reference and the ID they were pushed as.
+type fakeRegistry struct {
+	held   map[string]string
+	pushes []string
+}
+
+func (r *fakeRegistry) HasImage(_ context.Context, ref, id string) (bool, error) {
+	return r.held[ref] == id, nil
+}
+
+func (r *fakeRegistry) Push(_ context.Context, ref string) (v1.Hash, error) {
+	r.pushes = append(r.pushes, ref)
+	return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, nil
+}
+
+func (r *fakeRegistry) NodeFiles() map[string]pki.File { return nil }
 
 func nodesOf(cluster string, names ...string) []provider.Node {
 	var out []provider.Node
@@ -304,5 +324,21 @@ func TestPreloaderEnsureNamesTheMissingImage(t *testing.T) {
 	err := preloader{newTestManager(f)}.Ensure(context.Background(), []string{"nginx", "nosuch:1"})
 	if err == nil || !strings.Contains(err.Error(), `image "nosuch:1" is not present in the local Docker engine`) {
 		t.Fatalf("Ensure = %v, want an error naming nosuch:1", err)
+	}
+}
+
+func TestLoadDockerImagesPushesOnlyWhatTheRegistryLacks(t *testing.T) {
+	f := &fakeProvider{nodes: nodesOf("c", "control-plane"), local: map[string]string{"nginx": "sha256:aaaa", "busybox": "sha256:bbbb", "foo@sha256:" + strings.Repeat("1", 64): "sha256:cccc"}}
+	m := newTestManager(f)
+	reg := &fakeRegistry{held: map[string]string{"nginx": "sha256:aaaa", "busybox": "sha256:old"}}
+	m.reg = reg
+	refs := []string{"nginx", "busybox", "foo@sha256:" + strings.Repeat("1", 64)}
+	if err := m.LoadDockerImages(context.Background(), refs, LoadOptions{Cluster: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	// nginx is held as it is; busybox is held as another image; an image
+	// named by digest cannot be pushed under that digest.
+	if !slices.Equal(reg.pushes, []string{"busybox"}) {
+		t.Errorf("pushed %v, want [busybox]", reg.pushes)
 	}
 }

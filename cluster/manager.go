@@ -32,6 +32,8 @@ type Manager struct {
 	docker   *docker.Provider
 	log      *slog.Logger
 	status   *status.Printer
+	// reg is the image registry, once an operation has needed it.
+	reg imageRegistry
 }
 
 // NewManager connects to the container engine.

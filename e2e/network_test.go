@@ -224,6 +224,22 @@ var _ = Describe("Cluster networking", Label("Network"), Ordered, func() {
 		}
 	})
 
+	It("refuses connections to a Service's IP once the Service is deleted", func() {
+		mustKubectl("create", "service", "clusterip", "short-lived", "-n", netNamespace, "--tcp=80:8080")
+		mustKubectl("set", "selector", "service", "short-lived", "-n", netNamespace, "app=web")
+		ip := mustKubectl("get", "service", "-n", netNamespace, "short-lived", "-o", "jsonpath={.spec.clusterIP}")
+		Eventually(func() string {
+			out, _, _ := inPod("client", "dial", ip+":80", "--protocol", "http", "--request", "/hostname", "--timeout", "2s")
+			return out
+		}).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).Should(HavePrefix("web-"))
+
+		mustKubectl("delete", "service", "short-lived", "-n", netNamespace)
+		Eventually(func() string {
+			_, stderr, _ := inPod("client", "dial", ip+":80", "--timeout", "2s")
+			return stderr
+		}).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).Should(ContainSubstring("connection refused"))
+	})
+
 	It("lets a pod reach itself through its own Service", func() {
 		web := podIPs("app=web")
 		var pod string

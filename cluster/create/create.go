@@ -33,6 +33,10 @@ type Options struct {
 	// Images provides and loads Config.PreloadImages; it may be nil when
 	// there are none.
 	Images ImageLoader
+	// Registry starts the image registry the nodes pull through, when
+	// needed, and returns the files that configure a node's containerd to
+	// use it. Nil leaves the nodes pulling from the registries themselves.
+	Registry func(ctx context.Context) (map[string]pki.File, error)
 }
 
 // Context is what the steps share.
@@ -46,6 +50,9 @@ type Context struct {
 	Network provider.Network
 	Nodes   []PlannedNode
 	PKI     *pki.Bundle
+	// RegistryFiles configure each node's containerd to pull through the
+	// registry.
+	RegistryFiles map[string]pki.File
 	// APIServer is where the host reaches the API server.
 	APIServer HostEndpoint
 	// kubeconfigWritten records that cleanup must undo the merge.
@@ -73,6 +80,7 @@ func steps() []step {
 		{func(c *Context) string {
 			return fmt.Sprintf("Ensuring node image (%s)", c.Options.Config.Nodes[0].Image)
 		}, ensureImages},
+		{registryStatus, ensureRegistry},
 		{func(c *Context) string { return fmt.Sprintf("Preparing nodes (%d)", len(c.Options.Config.Nodes)) }, createNodes},
 		{func(*Context) string { return "Starting container runtimes" }, waitForRuntimes},
 		{preloadStatus, preloadImages},

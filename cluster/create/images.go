@@ -55,3 +55,25 @@ func preloadImages(ctx context.Context, c *Context) error {
 	}
 	return nil
 }
+
+func registryStatus(c *Context) string {
+	if c.Options.Registry == nil {
+		return ""
+	}
+	return "Ensuring image registry"
+}
+
+// ensureRegistry starts the registry the nodes pull through (a no-op when
+// it runs) before any node exists: a node's containerd is configured for
+// it from its first start.
+func ensureRegistry(ctx context.Context, c *Context) error {
+	if c.Options.Registry == nil {
+		return nil
+	}
+	files, err := c.Options.Registry(ctx)
+	if err != nil {
+		return fmt.Errorf("image registry: %w", err)
+	}
+	c.RegistryFiles = files
+	return nil
+}

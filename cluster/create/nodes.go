@@ -140,6 +140,7 @@ func nodeSpec(c *Context, n PlannedNode, publishAPIServer bool) (provider.NodeSp
 		return spec, err
 	}
 	maps.Copy(extra, kubelet)
+	maps.Copy(extra, c.RegistryFiles)
 	if spec.Files, err = c.PKI.NodeTar(n.Name, extra); err != nil {
 		return spec, fmt.Errorf("files for node %s: %w", n.Name, err)
 	}

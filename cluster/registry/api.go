@@ -194,3 +194,41 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // sizeString is n bytes in MB, for progress lines.
 func sizeString(n int64) string { return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB" }
+
+// manifestConfig returns the config digest of the image manifest that ref
+// (a tag or a digest) names in repo, and whether there is one.
+func (c *apiClient) manifestConfig(ctx context.Context, repo, ref string) (v1.Hash, bool, error) {
+	accept := make([]string, len(manifestTypes))
+	for i, t := range manifestTypes {
+		accept[i] = string(t)
+	}
+	resp, err := c.do(ctx, http.MethodGet, c.base+"/v2/"+repo+"/manifests/"+ref, nil, http.Header{"Accept": {strings.Join(accept, ", ")}})
+	if err != nil {
+		return v1.Hash{}, false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return v1.Hash{}, false, nil
+	default:
+		return v1.Hash{}, false, responseError(resp)
+	}
+	var m struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&m); err != nil {
+		return v1.Hash{}, false, fmt.Errorf("GET %s: %w", redact(resp.Request.URL.String()), err)
+	}
+	if m.Config.Digest == "" {
+		// An index: not an image pushed from the engine.
+		return v1.Hash{}, false, nil
+	}
+	d, err := v1.NewHash(m.Config.Digest)
+	if err != nil {
+		return v1.Hash{}, false, fmt.Errorf("GET %s: config digest: %w", redact(resp.Request.URL.String()), err)
+	}
+	return d, true, nil
+}

@@ -169,3 +169,23 @@ func (r *Registry) Has(ctx context.Context, ref string, digest v1.Hash) (bool, e
 func (r *Registry) api() *apiClient {
 	return &apiClient{base: "https://" + r.addr, hc: &http.Client{Transport: r.transport}}
 }
+
+// HasImage reports whether the registry holds ref, where Locate says, as
+// the engine's image id: Push keeps the engine's image config as it is, so
+// the manifest's config digest is the image ID, and such an image needs no
+// push.
+func (r *Registry) HasImage(ctx context.Context, ref, id string) (bool, error) {
+	loc, err := r.Locate(ref)
+	if err != nil {
+		return false, err
+	}
+	tagOrDigest := loc.Tag
+	if loc.Digest != "" {
+		tagOrDigest = loc.Digest
+	}
+	cfg, ok, err := r.api().manifestConfig(ctx, loc.Repository, tagOrDigest)
+	if err != nil {
+		return false, fmt.Errorf("look up %s in registry %s: %w", loc, r.name, err)
+	}
+	return ok && cfg.String() == id, nil
+}
