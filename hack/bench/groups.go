@@ -11,9 +11,10 @@ const (
 	groupImage     = "image"     // node image builds and size
 	groupCluster   = "cluster"   // create and delete of a 3-node cluster
 	groupAPIServer = "apiserver" // kube-apiserver and etcd under a pod workload
+	groupPods      = "pods"      // pod startup latency on a 3-node cluster
 )
 
-var figureGroups = []string{groupImage, groupCluster, groupAPIServer}
+var figureGroups = []string{groupImage, groupCluster, groupAPIServer, groupPods}
 
 // groups is the -only flag: the selected groups, none meaning all.
 type groups []string

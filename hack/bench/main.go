@@ -82,6 +82,11 @@ func (b *bench) run(ctx context.Context, cold bool) error {
 			return err
 		}
 	}
+	if b.only.has(groupPods) {
+		if err := b.podStartup(ctx); err != nil {
+			return err
+		}
+	}
 	if b.only.has(groupAPIServer) {
 		return b.apiServer(ctx)
 	}

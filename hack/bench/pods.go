@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const (
+	// startupPods are created per run, spread by the scheduler over the
+	// cluster's two workers.
+	startupPods = 100
+	// startupRate is how many pods a second are created: a steady stream,
+	// as upstream's pod startup SLO is measured (a burst of 100 pods at
+	// once on two 2-core workers measures the queue, not the startup).
+	startupRate = 5
+	// startupImage is on every node from the start: its pull is not what
+	// is measured.
+	startupImage = "kindish/pause:v0.1.0"
+)
+
+// podStartup measures pod startup latency as upstream's SLO defines it,
+// from the pod's creation to the watch reporting it Running, for pods
+// whose image is present, on a 1 control-plane + 2 worker cluster.
+func (b *bench) podStartup(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "kindish-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(threeNodes), 0o644); err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	name := benchCluster + "-pods"
+	create := exec.CommandContext(ctx, b.kindish, "create", "cluster", "--name", name, "--config", cfg, "--wait", "5m", "--kubeconfig", kubeconfig)
+	if out, err := create.CombinedOutput(); err != nil {
+		return fmt.Errorf("create cluster: %w\n%s", err, out)
+	}
+	defer exec.Command(b.kindish, "delete", "cluster", "--name", name, "--kubeconfig", kubeconfig).Run()
+
+	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	rest.QPS, rest.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return err
+	}
+	var p50s, p99s []float64
+	for run := range b.runs {
+		lat, err := startupRound(ctx, client, "startup-"+strconv.Itoa(run))
+		if err != nil {
+			return fmt.Errorf("run %d: %w", run+1, err)
+		}
+		p50s = append(p50s, ms(percentile(lat, 0.50)))
+		p99s = append(p99s, ms(percentile(lat, 0.99)))
+	}
+	what := fmt.Sprintf("pod startup %%s (%d pods at %d/s on 2 workers, image present)", startupPods, startupRate)
+	b.add(Figure{Name: fmt.Sprintf(what, "p50"), Unit: "ms", Samples: p50s, Target: "-"})
+	b.add(Figure{Name: fmt.Sprintf(what, "p99"), Unit: "ms", Samples: p99s, Target: "≤ 1000 ms", Reference: "upstream SLO 5 s"})
+	return nil
+}
+
+// startupRound creates the pods in a namespace of their own under a watch
+// opened beforehand and returns each pod's creation-to-Running latency.
+func startupRound(ctx context.Context, client kubernetes.Interface, namespace string) ([]time.Duration, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	defer client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), namespace, metav1.DeleteOptions{})
+	// Pods need the namespace's default ServiceAccount to be admitted.
+	for {
+		if _, err := client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	pods := client.CoreV1().Pods(namespace)
+	w, err := pods.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("watch pods: %w", err)
+	}
+	defer w.Stop()
+	created := make([]time.Time, startupPods)
+	running := make([]time.Time, startupPods)
+	watched := make(chan error, 1)
+	go func() { watched <- recordRunning(w, running) }()
+
+	tick := time.NewTicker(time.Second / startupRate)
+	defer tick.Stop()
+	for i := range startupPods {
+		created[i] = time.Now()
+		if _, err := pods.Create(ctx, startupPod(i), metav1.CreateOptions{}); err != nil {
+			return nil, fmt.Errorf("create pod %d: %w", i, err)
+		}
+		<-tick.C
+	}
+	select {
+	case err := <-watched:
+		if err != nil {
+			return nil, err
+		}
+	case <-time.After(2 * time.Minute):
+		return nil, fmt.Errorf("pods not Running 2 minutes after the last create")
+	}
+	lat := make([]time.Duration, startupPods)
+	for i := range lat {
+		lat[i] = running[i].Sub(created[i])
+	}
+	return lat, nil
+}
+
+func startupPod(i int) *corev1.Pod {
+	grace := int64(0)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "startup-" + strconv.Itoa(i)},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []corev1.Container{{
+				Name: "pause", Image: startupImage, ImagePullPolicy: corev1.PullIfNotPresent,
+			}},
+		},
+	}
+}
+
+// recordRunning stamps each pod's first Running event, until every pod
+// has one.
+func recordRunning(w watch.Interface, running []time.Time) error {
+	seen := 0
+	for ev := range w.ResultChan() {
+		at := time.Now()
+		pod, ok := ev.Object.(*corev1.Pod)
+		if !ok || pod.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		i, err := strconv.Atoi(pod.Name[len("startup-"):])
+		if err != nil || i < 0 || i >= len(running) {
+			return fmt.Errorf("watch: unexpected pod %s", pod.Name)
+		}
+		if running[i].IsZero() {
+			running[i] = at
+			seen++
+		}
+		if seen == len(running) {
+			return nil
+		}
+	}
+	return fmt.Errorf("watch: ended with %d of %d pods Running", seen, len(running))
+}
