@@ -104,27 +104,67 @@ func (c *apiClient) putManifest(ctx context.Context, repo, tag string, mediaType
 // manifestDigest returns the digest of the manifest that ref (a tag or a
 // digest) names in repo, and whether there is one.
 func (c *apiClient) manifestDigest(ctx context.Context, repo, ref string) (v1.Hash, bool, error) {
-	accept := make([]string, len(manifestTypes))
-	for i, t := range manifestTypes {
-		accept[i] = string(t)
-	}
-	resp, err := c.do(ctx, http.MethodHead, c.base+"/v2/"+repo+"/manifests/"+ref, nil, http.Header{"Accept": {strings.Join(accept, ", ")}})
-	if err != nil {
+	resp, ok, err := c.manifest(ctx, http.MethodHead, repo, ref)
+	if err != nil || !ok {
 		return v1.Hash{}, false, err
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return v1.Hash{}, false, nil
-	default:
-		return v1.Hash{}, false, responseError(resp)
-	}
 	d, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
 		return v1.Hash{}, false, fmt.Errorf("HEAD %s: digest header: %w", resp.Request.URL, err)
 	}
 	return d, true, nil
+}
+
+// manifestConfig returns the config digest of the image manifest that ref
+// (a tag or a digest) names in repo, and whether there is one.
+func (c *apiClient) manifestConfig(ctx context.Context, repo, ref string) (v1.Hash, bool, error) {
+	resp, ok, err := c.manifest(ctx, http.MethodGet, repo, ref)
+	if err != nil || !ok {
+		return v1.Hash{}, false, err
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&m); err != nil {
+		return v1.Hash{}, false, fmt.Errorf("GET %s: %w", redact(resp.Request.URL.String()), err)
+	}
+	if m.Config.Digest == "" {
+		// An index: not an image pushed from the engine.
+		return v1.Hash{}, false, nil
+	}
+	d, err := v1.NewHash(m.Config.Digest)
+	if err != nil {
+		return v1.Hash{}, false, fmt.Errorf("GET %s: config digest: %w", redact(resp.Request.URL.String()), err)
+	}
+	return d, true, nil
+}
+
+// manifest asks for the manifest that ref names in repo, accepting every
+// manifest type; it returns the response of an image that is there, whose
+// body the caller closes, and false for one that is not.
+func (c *apiClient) manifest(ctx context.Context, method, repo, ref string) (*http.Response, bool, error) {
+	accept := make([]string, len(manifestTypes))
+	for i, t := range manifestTypes {
+		accept[i] = string(t)
+	}
+	resp, err := c.do(ctx, method, c.base+"/v2/"+repo+"/manifests/"+ref, nil, http.Header{"Accept": {strings.Join(accept, ", ")}})
+	if err != nil {
+		return nil, false, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp, true, nil
+	case http.StatusNotFound:
+		resp.Body.Close()
+		return nil, false, nil
+	default:
+		defer resp.Body.Close()
+		return nil, false, responseError(resp)
+	}
 }
 
 func (c *apiClient) do(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
@@ -194,41 +234,3 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // sizeString is n bytes in MB, for progress lines.
 func sizeString(n int64) string { return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB" }
-
-// manifestConfig returns the config digest of the image manifest that ref
-// (a tag or a digest) names in repo, and whether there is one.
-func (c *apiClient) manifestConfig(ctx context.Context, repo, ref string) (v1.Hash, bool, error) {
-	accept := make([]string, len(manifestTypes))
-	for i, t := range manifestTypes {
-		accept[i] = string(t)
-	}
-	resp, err := c.do(ctx, http.MethodGet, c.base+"/v2/"+repo+"/manifests/"+ref, nil, http.Header{"Accept": {strings.Join(accept, ", ")}})
-	if err != nil {
-		return v1.Hash{}, false, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return v1.Hash{}, false, nil
-	default:
-		return v1.Hash{}, false, responseError(resp)
-	}
-	var m struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&m); err != nil {
-		return v1.Hash{}, false, fmt.Errorf("GET %s: %w", redact(resp.Request.URL.String()), err)
-	}
-	if m.Config.Digest == "" {
-		// An index: not an image pushed from the engine.
-		return v1.Hash{}, false, nil
-	}
-	d, err := v1.NewHash(m.Config.Digest)
-	if err != nil {
-		return v1.Hash{}, false, fmt.Errorf("GET %s: config digest: %w", redact(resp.Request.URL.String()), err)
-	}
-	return d, true, nil
-}

@@ -154,20 +154,11 @@ func (r *Registry) Has(ctx context.Context, ref string, digest v1.Hash) (bool, e
 	if err != nil {
 		return false, err
 	}
-	tagOrDigest := loc.Tag
-	if loc.Digest != "" {
-		tagOrDigest = loc.Digest
-	}
-	got, ok, err := r.api().manifestDigest(ctx, loc.Repository, tagOrDigest)
+	got, ok, err := r.api().manifestDigest(ctx, loc.Repository, loc.Reference())
 	if err != nil {
 		return false, fmt.Errorf("look up %s in registry %s: %w", loc, r.name, err)
 	}
 	return ok && (digest == (v1.Hash{}) || got == digest), nil
-}
-
-// api is a client of the registry's API on its host address.
-func (r *Registry) api() *apiClient {
-	return &apiClient{base: "https://" + r.addr, hc: &http.Client{Transport: r.transport}}
 }
 
 // HasImage reports whether the registry holds ref, where Locate says, as
@@ -179,13 +170,14 @@ func (r *Registry) HasImage(ctx context.Context, ref, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	tagOrDigest := loc.Tag
-	if loc.Digest != "" {
-		tagOrDigest = loc.Digest
-	}
-	cfg, ok, err := r.api().manifestConfig(ctx, loc.Repository, tagOrDigest)
+	cfg, ok, err := r.api().manifestConfig(ctx, loc.Repository, loc.Reference())
 	if err != nil {
 		return false, fmt.Errorf("look up %s in registry %s: %w", loc, r.name, err)
 	}
 	return ok && cfg.String() == id, nil
+}
+
+// api is a client of the registry's API on its host address.
+func (r *Registry) api() *apiClient {
+	return &apiClient{base: "https://" + r.addr, hc: &http.Client{Transport: r.transport}}
 }

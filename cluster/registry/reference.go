@@ -34,6 +34,15 @@ func (l Location) String() string {
 	return s
 }
 
+// Reference is what the registry's manifest API takes for the location:
+// its digest when it names one, else its tag.
+func (l Location) Reference() string {
+	if l.Digest != "" {
+		return l.Digest
+	}
+	return l.Tag
+}
+
 // pathComponent is one component of a repository path, by the
 // distribution spec's grammar.
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)

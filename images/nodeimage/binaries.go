@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kindish/kindish/images/coredns"
+	"github.com/kindish/kindish/images/gobuild"
 )
 
 // binaries are the host paths of the programs that go into the images.
@@ -74,7 +74,7 @@ func (b *builder) binaries(ctx context.Context, work string) (binaries, error) {
 	}
 	bins := binaries{node: filepath.Join(own, "kindish-node"), pause: filepath.Join(own, "pause")}
 	for _, p := range []string{bins.node, bins.pause} {
-		if err := linkOrCopy(filepath.Join(out, filepath.Base(p)), p); err != nil {
+		if err := gobuild.LinkOrCopy(filepath.Join(out, filepath.Base(p)), p); err != nil {
 			return binaries{}, err
 		}
 	}
@@ -127,30 +127,10 @@ func (b *builder) corednsBinary(ctx context.Context, work string) (string, error
 	// A private link, as for the other binaries: the layer's digest is
 	// computed from it and it is read again when the archive is written.
 	own := filepath.Join(work, "coredns")
-	if err := linkOrCopy(built, own); err != nil {
+	if err := gobuild.LinkOrCopy(built, own); err != nil {
 		return "", fmt.Errorf("coredns binary: %w", err)
 	}
 	return own, nil
-}
-
-func linkOrCopy(src, dst string) error {
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func lastLines(s string, n int) []string {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kindish/kindish/images/archive"
+	"github.com/kindish/kindish/images/gobuild"
 	"github.com/kindish/kindish/images/nodeimage"
 )
 
@@ -84,30 +84,10 @@ func (b *builder) testboxBinary(ctx context.Context, work string) (string, error
 	b.log.Debug("testbox built", "binary", built, "took", time.Since(start).Round(10*time.Millisecond))
 
 	own := filepath.Join(work, "testbox")
-	if err := linkOrCopy(built, own); err != nil {
+	if err := gobuild.LinkOrCopy(built, own); err != nil {
 		return "", fmt.Errorf("testbox: %w", err)
 	}
 	return own, nil
-}
-
-func linkOrCopy(src, dst string) error {
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func lastLines(s string, n int) []string {
