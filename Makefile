@@ -11,7 +11,7 @@ E2E_TIMEOUT ?= 55m
 
 export CGO_ENABLED := 0
 
-.PHONY: all build setup cluster images node-image test unit e2e bench lint clean
+.PHONY: all build setup cluster images node-image test unit e2e bench demo lint clean
 
 all: build
 
@@ -46,6 +46,10 @@ e2e: setup build
 		-ginkgo.v -ginkgo.no-color \
 		-ginkgo.junit-report=$(OUTPUT)/junit.xml \
 		$(if $(FOCUS),-ginkgo.label-filter='$(FOCUS)')
+
+# The source documents' walkthrough on a fresh cluster, commands and outputs.
+demo: setup build images
+	KINDISH=$(KINDISH) ./hack/demo.sh
 
 bench: setup build
 	mkdir -p $(OUTPUT)
