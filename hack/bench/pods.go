@@ -49,6 +49,9 @@ func (b *bench) podStartup(ctx context.Context) error {
 		return fmt.Errorf("create cluster: %w\n%s", err, out)
 	}
 	defer exec.Command(b.kindish, "delete", "cluster", "--name", name, "--kubeconfig", kubeconfig).Run()
+	if err := b.imageLoad(ctx, name); err != nil {
+		return err
+	}
 
 	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
