@@ -5,6 +5,8 @@
 // kindish's own apiVersion, kindish.dev/v1alpha1. Fields that only make sense
 // for kind's kubeadm-based nodes are accepted and reported as ignored
 // warnings rather than errors, so nobody has to edit a working kind file.
+// kubeadm patches are read, though: the control-plane components' extraArgs
+// of a ClusterConfiguration are kindish's too (see ControlPlaneExtraArgs).
 //
 // A caller goes through four steps, in this order:
 //

@@ -12,7 +12,9 @@ const (
 )
 
 // ignoredFields returns one warning line for each ignored field that is set,
-// cluster fields first, then each node's in order.
+// cluster fields first, then each node's in order. A kubeadm patch gets a
+// line of its own naming what of it is ignored, since part of it may be
+// used (see kubeadm.go).
 func ignoredFields(c *Cluster) []string {
 	var warnings []string
 	warn := func(set bool, path, why string) {
@@ -21,13 +23,13 @@ func ignoredFields(c *Cluster) []string {
 		}
 	}
 	warn(len(c.RuntimeConfig) > 0, "runtimeConfig", noRuntimeCfg)
-	warn(len(c.KubeadmConfigPatches) > 0, "kubeadmConfigPatches", noKubeadm)
+	warnings = append(warnings, clusterPatches(c).read().warnings...)
 	warn(len(c.KubeadmConfigPatchesJSON6902) > 0, "kubeadmConfigPatchesJSON6902", noKubeadm)
 	warn(len(c.ContainerdConfigPatches) > 0, "containerdConfigPatches", ownContainer)
 	warn(len(c.ContainerdConfigPatchesJSON6902) > 0, "containerdConfigPatchesJSON6902", ownContainer)
 	warn(c.Networking.DNSSearch != nil, "networking.dnsSearch", noDNSSearch)
 	for i, n := range c.Nodes {
-		warn(len(n.KubeadmConfigPatches) > 0, fmt.Sprintf("nodes[%d].kubeadmConfigPatches", i), noKubeadm)
+		warnings = append(warnings, nodePatches(c, i).read().warnings...)
 		warn(len(n.KubeadmConfigPatchesJSON6902) > 0, fmt.Sprintf("nodes[%d].kubeadmConfigPatchesJSON6902", i), noKubeadm)
 	}
 	return warnings

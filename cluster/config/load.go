@@ -101,6 +101,11 @@ func parse(data []byte, prefix string) (*Cluster, []string, error) {
 		// checkShape has accepted the document, so this is a gap in it.
 		return fail(fmt.Sprintf("decode: %v", err))
 	}
+	// The patches are documents of their own, inside strings: checked
+	// once the file around them is known to be right.
+	if problems := kubeadmPatchProblems(c); len(problems) > 0 {
+		return fail(problems...)
+	}
 	return c, ignoredFields(c), nil
 }
 

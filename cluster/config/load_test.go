@@ -29,7 +29,7 @@ func TestKindFilesLoadUnchanged(t *testing.T) {
 			file:      "kind-ingress.yaml",
 			wantRoles: []NodeRole{ControlPlaneRole},
 			wantWarnings: []string{
-				"nodes[0].kubeadmConfigPatches: ignored (kindish does not run kubeadm)",
+				"nodes[0].kubeadmConfigPatches[0]: ignored (InitConfiguration: kindish does not run kubeadm)",
 			},
 			check: func(t *testing.T, c *Cluster) {
 				pms := c.Nodes[0].ExtraPortMappings
@@ -42,7 +42,7 @@ func TestKindFilesLoadUnchanged(t *testing.T) {
 			file:      "kind-all-fields-doc.yaml",
 			wantRoles: []NodeRole{ControlPlaneRole, WorkerRole, WorkerRole, WorkerRole},
 			wantWarnings: []string{
-				"kubeadmConfigPatches: ignored (kindish does not run kubeadm)",
+				"kubeadmConfigPatches[0]: ignored (KubeletConfiguration: kindish does not run kubeadm)",
 				"kubeadmConfigPatchesJSON6902: ignored (kindish does not run kubeadm)",
 			},
 			check: func(t *testing.T, c *Cluster) {
@@ -91,7 +91,7 @@ func TestKindFilesLoadUnchanged(t *testing.T) {
 			file:      "kind-workers-patches.yaml",
 			wantRoles: []NodeRole{ControlPlaneRole, WorkerRole, WorkerRole, WorkerRole},
 			wantWarnings: []string{
-				"nodes[1].kubeadmConfigPatches: ignored (kindish does not run kubeadm)",
+				"nodes[1].kubeadmConfigPatches[0]: ignored (JoinConfiguration: kindish does not run kubeadm)",
 				"nodes[2].kubeadmConfigPatchesJSON6902: ignored (kindish does not run kubeadm)",
 			},
 		},

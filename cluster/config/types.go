@@ -26,7 +26,9 @@ type Cluster struct {
 	RuntimeConfig map[string]string `json:"runtimeConfig,omitempty"`
 
 	// KubeadmConfigPatches and KubeadmConfigPatchesJSON6902 patch the
-	// kubeadm config kind generates. kindish runs no kubeadm: ignored.
+	// kubeadm config kind generates. kindish runs no kubeadm; of the merge
+	// patches it uses the control-plane components' extraArgs of a
+	// ClusterConfiguration (see ControlPlaneExtraArgs) and ignores the rest.
 	KubeadmConfigPatches         []string        `json:"kubeadmConfigPatches,omitempty"`
 	KubeadmConfigPatchesJSON6902 []PatchJSON6902 `json:"kubeadmConfigPatchesJSON6902,omitempty"`
 
@@ -66,7 +68,8 @@ type Node struct {
 	// ExtraPortMappings publish ports of the node container on the host.
 	ExtraPortMappings []PortMapping `json:"extraPortMappings,omitempty"`
 
-	// Per-node kubeadm patches, as in Cluster. Ignored.
+	// Per-node kubeadm patches, as in Cluster; a ClusterConfiguration is
+	// used on the control-plane node only.
 	KubeadmConfigPatches         []string        `json:"kubeadmConfigPatches,omitempty"`
 	KubeadmConfigPatchesJSON6902 []PatchJSON6902 `json:"kubeadmConfigPatchesJSON6902,omitempty"`
 }

@@ -116,14 +116,20 @@ func clusterDNSAddress(serviceSubnet string) (string, error) {
 // /etc/kubernetes/manifests: its kubelet starts the control plane from
 // them.
 func controlPlaneManifests(c *Context, n PlannedNode) (map[string]pki.File, error) {
-	networking := c.Options.Config.Networking
+	cfg := c.Options.Config
+	// The components' extraArgs from the config's kubeadm patches.
+	extraArgs, err := cfg.ControlPlaneExtraArgs(n.Name)
+	if err != nil {
+		return nil, fmt.Errorf("control-plane manifests for node %s: %w", n.Name, err)
+	}
 	rendered, err := manifests.ControlPlane(manifests.Params{
 		NodeName:      n.Name,
 		NodeIP:        n.IP.String(),
 		APIServerPort: APIServerPort,
-		ServiceCIDR:   networking.ServiceSubnet,
-		PodCIDR:       networking.PodSubnet,
-		ClusterName:   c.Options.Config.Name,
+		ServiceCIDR:   cfg.Networking.ServiceSubnet,
+		PodCIDR:       cfg.Networking.PodSubnet,
+		ClusterName:   cfg.Name,
+		ExtraArgs:     extraArgs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("control-plane manifests for node %s: %w", n.Name, err)

@@ -10,7 +10,9 @@ package manifests
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -58,6 +60,10 @@ type Params struct {
 	KubeAPIServerImage         string
 	KubeSchedulerImage         string
 	KubeControllerManagerImage string
+
+	// ExtraArgs are flags added to the components' commands, from the
+	// config file's kubeadm patches.
+	ExtraArgs ExtraArgs
 }
 
 // withDefaults fills the fields that have a default.
@@ -105,6 +111,16 @@ func (p Params) validate() error {
 	}
 	if p.ClusterName == "" {
 		errs = append(errs, errors.New("no cluster name"))
+	}
+	// The config file's checks have caught these already; a manifest with
+	// an unknown flag must still never be written, since its component
+	// would only exit and restart.
+	for _, component := range slices.Sorted(maps.Keys(p.ExtraArgs)) {
+		for _, name := range slices.Sorted(maps.Keys(p.ExtraArgs[component])) {
+			if err := CheckFlag(component, name); err != nil {
+				errs = append(errs, fmt.Errorf("extra args: %w", err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package manifests
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -214,45 +215,13 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// The flags that kindish-node's etcd and kube-apiserver define, copied from
-// their flag sets in cmd/kindish-node/etcd.go and cmd/kindish-node/apiserver.go
-// (a main package, which tests cannot import). A flag added to a manifest
-// must be added to the binary first, then here.
-var (
-	etcdBinaryFlags = []string{
-		"name", "data-dir", "listen-client-urls", "advertise-client-urls", "listen-client-http-urls",
-		"listen-peer-urls", "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state",
-		"cert-file", "key-file", "trusted-ca-file", "client-cert-auth",
-		"peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "peer-client-cert-auth",
-		"listen-metrics-urls", "auto-compaction-mode", "auto-compaction-retention", "snapshot-count",
-		"quota-backend-bytes", "max-request-bytes", "heartbeat-interval", "election-timeout", "log-level",
-	}
-	apiServerBinaryFlags = []string{
-		"advertise-address", "bind-address", "secure-port", "tls-cert-file", "tls-private-key-file",
-		"client-ca-file", "etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile",
-		"service-cluster-ip-range", "service-account-key-file", "service-account-signing-key-file",
-		"service-account-issuer", "kubelet-client-certificate", "kubelet-client-key",
-		"kubelet-certificate-authority", "kubelet-preferred-address-types", "v",
-		// Accepted for kubeadm-style manifests and ignored.
-		"allow-privileged", "authorization-mode", "enable-admission-plugins", "enable-bootstrap-token-auth",
-		"proxy-client-cert-file", "proxy-client-key-file", "requestheader-allowed-names",
-		"requestheader-client-ca-file", "requestheader-extra-headers-prefix", "requestheader-group-headers",
-		"requestheader-username-headers", "runtime-config", "feature-gates",
-	}
-)
-
 func TestFlagsAreThoseTheBinariesDefine(t *testing.T) {
 	pods := render(t, testParams)
-	for _, tt := range []struct {
-		file    string
-		defined []string
-	}{
-		{EtcdFile, etcdBinaryFlags},
-		{KubeAPIServerFile, apiServerBinaryFlags},
-	} {
-		for name := range flagsOf(t, pods[tt.file].Spec.Containers[0].Command) {
-			if !slices.Contains(tt.defined, name) {
-				t.Errorf("%s: --%s is not a flag of the binary", tt.file, name)
+	for file, pod := range pods {
+		c := pod.Spec.Containers[0]
+		for name := range flagsOf(t, c.Command) {
+			if err := CheckFlag(c.Name, name); err != nil {
+				t.Errorf("%s: %v", file, err)
 			}
 		}
 	}
@@ -263,6 +232,105 @@ func TestFlagsAreThoseTheBinariesDefine(t *testing.T) {
 		if flags[name] == "" {
 			t.Errorf("etcd: --%s missing", name)
 		}
+	}
+}
+
+// TestComponentFlagsAreTheBinarysOwn builds kindish-node and reads each
+// component's flags from its -help, so that componentFlags, which the
+// config file's extraArgs are checked against, cannot fall behind.
+func TestComponentFlagsAreTheBinarysOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/kindish-node")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build cmd/kindish-node with")
+	}
+	bin := filepath.Join(t.TempDir(), "kindish-node")
+	build := exec.Command(goBin, "build", "-o", bin, "../../cmd/kindish-node")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/kindish-node: %v\n%s", err, out)
+	}
+	for component, listed := range componentFlags {
+		// The flag package prints one "  -name [type]" line a flag.
+		out, _ := exec.Command(bin, component, "-help").CombinedOutput()
+		var defined []string
+		for line := range strings.Lines(string(out)) {
+			if rest, ok := strings.CutPrefix(line, "  -"); ok {
+				defined = append(defined, strings.Fields(rest)[0])
+			}
+		}
+		slices.Sort(defined)
+		if len(defined) == 0 {
+			t.Errorf("%s -help lists no flags:\n%s", component, out)
+			continue
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(listed)), defined) {
+			t.Errorf("componentFlags[%q] differs from the binary's flags; want\n%q", component, defined)
+		}
+	}
+}
+
+// Extra args join the defaults as kubeadm merges them: a new flag takes
+// its sorted place, and one the manifest sets already gets the new value,
+// once.
+func TestExtraArgs(t *testing.T) {
+	p := testParams
+	p.ExtraArgs = ExtraArgs{
+		images.KubeControllerManager.Name: {"node-monitor-grace-period": "10s", "leader-elect": "false"},
+		images.Etcd.Name:                  {"snapshot-count": "5000"},
+	}
+	pods := render(t, p)
+	cm := pods[KubeControllerManagerFile].Spec.Containers[0].Command
+	if !slices.IsSorted(cm[1:]) {
+		t.Errorf("flags not sorted: %q", cm)
+	}
+	count := func(cmd []string, prefix string) int {
+		n := 0
+		for _, arg := range cmd {
+			if strings.HasPrefix(arg, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tt := range []struct {
+		file, flag, want string
+	}{
+		{KubeControllerManagerFile, "node-monitor-grace-period", "10s"},
+		{KubeControllerManagerFile, "leader-elect", "false"},
+		{KubeControllerManagerFile, "cluster-name", "kind"},
+		{EtcdFile, "snapshot-count", "5000"},
+	} {
+		cmd := pods[tt.file].Spec.Containers[0].Command
+		if got := flagsOf(t, cmd)[tt.flag]; got != tt.want {
+			t.Errorf("%s --%s = %q, want %q", tt.file, tt.flag, got, tt.want)
+		}
+		if n := count(cmd, "--"+tt.flag+"="); n != 1 {
+			t.Errorf("%s: --%s given %d times, want once", tt.file, tt.flag, n)
+		}
+	}
+	if plain, withExtra := render(t, testParams)[KubeSchedulerFile], pods[KubeSchedulerFile]; !slices.Equal(plain.Spec.Containers[0].Command, withExtra.Spec.Containers[0].Command) {
+		t.Errorf("the scheduler got extra args it was not given: %q", withExtra.Spec.Containers[0].Command)
+	}
+
+	for _, tt := range []struct {
+		name    string
+		extra   ExtraArgs
+		wantErr string
+	}{
+		{"a flag the component does not define", ExtraArgs{images.KubeAPIServer.Name: {"default-not-ready-toleration-seconds": "10"}},
+			`unknown flag "default-not-ready-toleration-seconds" for kube-apiserver`},
+		{"a component that is not a control-plane one", ExtraArgs{"kubelet": {"v": "2"}}, `unknown control-plane component "kubelet"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams
+			p.ExtraArgs = tt.extra
+			files, err := ControlPlane(p)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || files != nil {
+				t.Errorf("got %d files and error %v, want an error saying %q", len(files), err, tt.wantErr)
+			}
+		})
 	}
 }
 

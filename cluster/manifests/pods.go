@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -83,7 +84,7 @@ func etcdPod(p Params) *corev1.Pod {
 		Name:            images.Etcd.Name,
 		Image:           p.EtcdImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         command(images.Etcd, flags),
+		Command:         command(images.Etcd, flags, p.ExtraArgs),
 		// kubeadm's probes since etcd 3.5.11, whose /livez and /readyz
 		// tell a stuck member from a busy one.
 		LivenessProbe:  livenessProbe(probeHost, "/livez", etcdProbePort, corev1.URISchemeHTTP),
@@ -141,7 +142,7 @@ func apiServerPod(p Params) *corev1.Pod {
 		Name:            images.KubeAPIServer.Name,
 		Image:           p.KubeAPIServerImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         command(images.KubeAPIServer, flags),
+		Command:         command(images.KubeAPIServer, flags, p.ExtraArgs),
 		LivenessProbe:   livenessProbe(probeHost, "/livez", int(p.APIServerPort), corev1.URISchemeHTTPS),
 		ReadinessProbe:  readinessProbe(probeHost, "/readyz", int(p.APIServerPort), corev1.URISchemeHTTPS),
 		StartupProbe:    startupProbe(probeHost, "/livez", int(p.APIServerPort), corev1.URISchemeHTTPS),
@@ -168,7 +169,7 @@ func schedulerPod(p Params) *corev1.Pod {
 		Name:            images.KubeScheduler.Name,
 		Image:           p.KubeSchedulerImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         command(images.KubeScheduler, flags),
+		Command:         command(images.KubeScheduler, flags, p.ExtraArgs),
 		LivenessProbe:   livenessProbe(probeHost, "/healthz", schedulerPort, corev1.URISchemeHTTPS),
 		StartupProbe:    startupProbe(probeHost, "/healthz", schedulerPort, corev1.URISchemeHTTPS),
 		Resources:       cpuRequest("100m"),
@@ -204,7 +205,7 @@ func controllerManagerPod(p Params) *corev1.Pod {
 		Name:            images.KubeControllerManager.Name,
 		Image:           p.KubeControllerManagerImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         command(images.KubeControllerManager, flags),
+		Command:         command(images.KubeControllerManager, flags, p.ExtraArgs),
 		LivenessProbe:   livenessProbe(probeHost, "/healthz", controllerManagerPort, corev1.URISchemeHTTPS),
 		StartupProbe:    startupProbe(probeHost, "/healthz", controllerManagerPort, corev1.URISchemeHTTPS),
 		Resources:       cpuRequest("200m"),
@@ -257,18 +258,17 @@ type hostPathVolume struct {
 	readOnly bool
 }
 
-// command is the component's name followed by its flags, sorted by name
-// as kubeadm sorts them. The name, not the entrypoint's path, is argv[0],
-// as in kubeadm's manifests: the image's PATH finds it, and ps in the node
-// shows "etcd", "kube-apiserver"... as in the demos.
-func command(c images.Component, flags map[string]string) []string {
-	names := make([]string, 0, len(flags))
-	for name := range flags {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+// command is the component's name followed by its flags, defaults and
+// extra args merged as kubeadm merges them (an extra arg replaces the
+// default of the same name) and sorted by name as kubeadm sorts them. The
+// name, not the entrypoint's path, is argv[0], as in kubeadm's manifests:
+// the image's PATH finds it, and ps in the node shows "etcd",
+// "kube-apiserver"... as in the demos.
+func command(c images.Component, defaults map[string]string, extra ExtraArgs) []string {
+	flags := maps.Clone(defaults)
+	maps.Copy(flags, extra[c.Name])
 	cmd := []string{c.Name}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(flags)) {
 		cmd = append(cmd, fmt.Sprintf("--%s=%s", name, flags[name]))
 	}
 	return cmd
