@@ -1,6 +1,6 @@
 // Command testbox is the test server of the kindish/testbox image, in the
 // spirit of Kubernetes' agnhost: testbox serve (alias netexec), hostname,
-// dns-lookup, dial, sleep, exit, env, cat. Everything but the process
+// dns-lookup, dial, wait-for, kube-pods, sleep, exit, env, cat. Everything but the process
 // itself lives in images/testbox; main only hands it the signals,
 // standard streams and exit status.
 package main

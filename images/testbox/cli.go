@@ -45,12 +45,14 @@ func subcommands() map[string]subcommand {
 		"netexec":    {"the same as serve, under agnhost's name", serve.run},
 		"hostname":   {"print the hostname", runHostname},
 		"dns-lookup": {"resolve a name through /etc/resolv.conf", runDNSLookup},
+		"kube-pods":  {"list a namespace's pods with in-cluster client-go", runKubePods},
 		"dial":       {"connect over tcp, udp or http and print the reply", runDial},
 		"sleep":      {"sleep for a duration or \"infinity\"; SIGTERM ends it with status 0", runSleep},
 		"exit":       {"exit with the given status", runExit},
 		"env":        {"print the environment, sorted", runEnv},
 		"cat":        {"print files", runCat},
 		"version":    {"print the version", runVersion},
+		"wait-for":   {"reach an address until it answers; print when, measured in the pod", runWaitFor},
 	}
 }
 

@@ -2,6 +2,7 @@ package testbox
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"strings"
@@ -18,16 +19,11 @@ tcp without --request only connects, and prints both ends of the connection.`)
 		return err
 	}
 	address := positional[0]
-	if _, _, err := net.SplitHostPort(address); err != nil {
-		return usageErrorf(fs, "ADDR: want host:port, got %q", address)
-	}
 	*protocol = strings.ToLower(*protocol)
-	switch {
-	case *protocol != ProtocolTCP && *protocol != ProtocolUDP && *protocol != ProtocolHTTP:
-		return usageErrorf(fs, "--protocol: want tcp, udp or http, got %q", *protocol)
-	case *protocol == ProtocolUDP && *request == "":
-		return usageErrorf(fs, "--request: udp needs something to send, such as hostname")
-	case *timeout <= 0:
+	if err := checkDialArgs(fs, address, *protocol, *request); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
 		return usageErrorf(fs, "--timeout: want a positive duration, got %v", *timeout)
 	}
 
@@ -38,6 +34,21 @@ tcp without --request only connects, and prints both ends of the connection.`)
 	fmt.Fprint(p.Stdout, reply)
 	if !strings.HasSuffix(reply, "\n") {
 		fmt.Fprintln(p.Stdout)
+	}
+	return nil
+}
+
+// checkDialArgs checks what dial and wait-for take alike: a host:port, a
+// protocol Dial speaks, and something to send over udp.
+func checkDialArgs(fs *flag.FlagSet, address, protocol, request string) error {
+	if _, _, err := net.SplitHostPort(address); err != nil {
+		return usageErrorf(fs, "ADDR: want host:port, got %q", address)
+	}
+	switch {
+	case protocol != ProtocolTCP && protocol != ProtocolUDP && protocol != ProtocolHTTP:
+		return usageErrorf(fs, "--protocol: want tcp, udp or http, got %q", protocol)
+	case protocol == ProtocolUDP && request == "":
+		return usageErrorf(fs, "--request: udp needs something to send, such as hostname")
 	}
 	return nil
 }

@@ -1,11 +1,15 @@
 package testbox
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strings"
+	"time"
 )
 
 // lookupFunc resolves name for one record type and returns one line per
@@ -26,9 +30,13 @@ var recordTypes = map[string]lookupFunc{
 }
 
 func runDNSLookup(ctx context.Context, p Process, args []string) error {
-	fs := newFlagSet(p, "dns-lookup NAME [--type TYPE]", `Resolve NAME through /etc/resolv.conf, search list included, as a pod's
-programs do, and print the answers one a line. PTR takes an IP as NAME.`)
+	fs := newFlagSet(p, "dns-lookup NAME [--type TYPE] [--count N]", `Resolve NAME through /etc/resolv.conf, search list included, as a pod's
+programs do, and print the answers one a line. PTR takes an IP as NAME.
+With --count N, resolve it N times, one after the other, and print the
+latency instead, measured here:
+  lookups=N failed=F min=D p50=D p90=D p99=D max=D`)
 	typ := fs.String("type", "HOST", "record type: "+strings.Join(knownRecordTypes(), ", ")+"; HOST is A and AAAA, as getent hosts")
+	count := fs.Int("count", 1, "how many times to resolve NAME; above 1, print latency figures rather than answers")
 	positional, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -38,6 +46,12 @@ programs do, and print the answers one a line. PTR takes an IP as NAME.`)
 	lookup, ok := recordTypes[*typ]
 	if !ok {
 		return usageErrorf(fs, "--type: want one of %s, got %q", strings.Join(knownRecordTypes(), ", "), *typ)
+	}
+	if *count < 1 {
+		return usageErrorf(fs, "--count: want 1 or more, got %d", *count)
+	}
+	if *count > 1 {
+		return measureLookups(ctx, p, lookup, *typ, name, *count)
 	}
 
 	answers, err := lookup(ctx, p.resolver(), name)
@@ -51,6 +65,47 @@ programs do, and print the answers one a line. PTR takes an IP as NAME.`)
 		fmt.Fprintln(p.Stdout, a)
 	}
 	return nil
+}
+
+// measureLookups resolves name count times in a row and prints the
+// latency figures. Every lookup must succeed: a failure is a finding, so
+// the figures are printed and the first failure returned.
+func measureLookups(ctx context.Context, p Process, lookup lookupFunc, typ, name string, count int) error {
+	r := p.resolver()
+	latencies := make([]time.Duration, 0, count)
+	var failed int
+	var firstErr error
+	for range count {
+		start := time.Now()
+		answers, err := lookup(ctx, r, name)
+		latencies = append(latencies, time.Since(start))
+		if err == nil && len(answers) == 0 {
+			err = errors.New("no records")
+		}
+		if err != nil {
+			failed++
+			firstErr = cmp.Or(firstErr, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	fmt.Fprintf(p.Stdout, "lookups=%d failed=%d %s\n", len(latencies), failed, latencySummary(latencies))
+	if failed > 0 {
+		return fmt.Errorf("look up %s %s: %d of %d lookups failed, the first: %w", typ, name, failed, len(latencies), firstErr)
+	}
+	return nil
+}
+
+// latencySummary is "min=D p50=D p90=D p99=D max=D", nearest-rank
+// percentiles, rounded to the microsecond.
+func latencySummary(latencies []time.Duration) string {
+	sorted := slices.Sorted(slices.Values(latencies))
+	at := func(p float64) time.Duration {
+		rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+		return sorted[min(max(rank, 0), len(sorted)-1)].Round(time.Microsecond)
+	}
+	return fmt.Sprintf("min=%s p50=%s p90=%s p99=%s max=%s", at(0), at(0.50), at(0.90), at(0.99), at(1))
 }
 
 func knownRecordTypes() []string {

@@ -8,8 +8,14 @@
 //
 //	serve (alias netexec)   HTTP server on --http-port (8080) and UDP server on --udp-port (8081)
 //	hostname                print the hostname
-//	dns-lookup NAME         resolve NAME through /etc/resolv.conf (--type A, AAAA, CNAME, SRV, ...)
+//	dns-lookup NAME         resolve NAME through /etc/resolv.conf (--type A, AAAA, CNAME, SRV, ...);
+//	                        --count N resolves it N times and prints p50/p90/p99 latencies instead
 //	dial ADDR               connect to ADDR over --protocol tcp, udp or http and print the reply
+//	wait-for ADDR           dial ADDR until a try succeeds; print when, and after how long, measured
+//	                        in the pod (a Service's programming latency without an exec's delay)
+//	kube-pods               list the pods of --namespace (default: the pod's own) as "NAME PHASE"
+//	                        lines with in-cluster client-go: the ServiceAccount token, and the
+//	                        API server's 403 message when RBAC refuses
 //	sleep DURATION          sleep (also "infinity"); SIGTERM ends it with status 0
 //	exit CODE               exit with status CODE
 //	env                     print the environment, sorted
