@@ -11,10 +11,12 @@ const (
 	groupImage     = "image"     // node image builds and size
 	groupCluster   = "cluster"   // create and delete of a 3-node cluster
 	groupAPIServer = "apiserver" // kube-apiserver and etcd under a pod workload
-	groupPods      = "pods"      // pod startup latency on a 3-node cluster
+	groupPods      = "pods"      // pod startup latency and image loading on a 3-node cluster
+	groupScheduler = "scheduler" // kube-scheduler and a Deployment on 1000 simulated nodes
+	groupNetwork   = "network"   // Service programming and DNS latency on a 3-node cluster
 )
 
-var figureGroups = []string{groupImage, groupCluster, groupAPIServer, groupPods}
+var figureGroups = []string{groupImage, groupCluster, groupAPIServer, groupPods, groupScheduler, groupNetwork}
 
 // groups is the -only flag: the selected groups, none meaning all.
 type groups []string

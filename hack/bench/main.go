@@ -52,7 +52,7 @@ func main() {
 	out := flag.String("out", "_output/bench.json", "where to write the JSON report")
 	runs := flag.Int("runs", 3, "samples per figure (the cold image build is measured once)")
 	cold := flag.Bool("cold", true, "also measure a cold node image build (removes the cached Debian base first)")
-	nodeBinary := flag.String("node-binary", "bin/kindish-node", "the node binary whose etcd and kube-apiserver the apiserver group runs")
+	nodeBinary := flag.String("node-binary", "bin/kindish-node", "the node binary whose control-plane components the apiserver and scheduler groups run")
 	var only groups
 	flag.Var(&only, "only", "comma-separated figure groups to measure ("+strings.Join(figureGroups, ", ")+"); all by default")
 	flag.Parse()
@@ -88,7 +88,17 @@ func (b *bench) run(ctx context.Context, cold bool) error {
 		}
 	}
 	if b.only.has(groupAPIServer) {
-		return b.apiServer(ctx)
+		if err := b.apiServer(ctx); err != nil {
+			return err
+		}
+	}
+	if b.only.has(groupNetwork) {
+		if err := b.network(ctx); err != nil {
+			return err
+		}
+	}
+	if b.only.has(groupScheduler) {
+		return b.schedulerBench(ctx)
 	}
 	return nil
 }
