@@ -25,6 +25,12 @@ import (
 // authenticates with the pod's ServiceAccount token.
 var KubeProxyAddon = Addon{Name: "kube-proxy", Objects: kubeProxyObjects}
 
+// minSyncPeriod spaces kube-proxy's syncs. kubeadm's 1s protects large
+// clusters from resyncing on every change; a kindish cluster has a few
+// nodes and a full sync takes tens of milliseconds, while a 1s spacing is
+// most of the time from a new Service's EndpointSlice to its rules.
+const minSyncPeriod = 100 * time.Millisecond
+
 // kubeadm's names.
 const (
 	kubeProxyName = "kube-proxy"
@@ -117,7 +123,7 @@ func kubeProxyConfigConf(p Params) (string, error) {
 		ClusterCIDR:           p.PodSubnet,
 		ServiceClusterIPRange: p.ServiceSubnet,
 		Mode:                  kubeproxyconfig.ModeIPTables,
-		IPTables:              kubeproxyconfig.IPTables{MinSyncPeriod: metav1.Duration{Duration: time.Second}},
+		IPTables:              kubeproxyconfig.IPTables{MinSyncPeriod: metav1.Duration{Duration: minSyncPeriod}},
 		Conntrack: kubeproxyconfig.Conntrack{
 			MaxPerCore:            &zero,
 			TCPEstablishedTimeout: &metav1.Duration{},

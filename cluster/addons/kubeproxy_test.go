@@ -145,7 +145,7 @@ func TestKubeProxyConfigMapIsWhatKubeProxyReads(t *testing.T) {
 	}
 	if cfg.ClusterCIDR != "10.244.0.0/16" || cfg.ServiceClusterIPRange != "10.96.0.0/16" || cfg.Mode != "iptables" ||
 		cfg.ClientConnection.Kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" ||
-		cfg.IPTables.MinSyncPeriod.Duration != time.Second || *cfg.IPTables.MasqueradeBit != 14 ||
+		cfg.IPTables.MinSyncPeriod.Duration != 100*time.Millisecond || *cfg.IPTables.MasqueradeBit != 14 ||
 		cfg.HealthzBindAddress != "0.0.0.0:10256" || cfg.MetricsBindAddress != "127.0.0.1:10249" {
 		t.Errorf("config.conf loads as %+v", cfg)
 	}
