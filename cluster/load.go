@@ -37,10 +37,11 @@ var importCommand = []string{"ctr", "--namespace=k8s.io", "images", "import", "-
 // criCommand asks a node's runtime about its images (nodeagent/criclient).
 var criCommand = []string{images.NodeBinary, "kindish-cri"}
 
-// LoadDockerImages copies images from the local engine into the nodes'
-// containerd, where pods find them without a registry. Every image must be
-// present locally. A node that already holds an image under its name with
-// the same ID is skipped for it, so loading again after no change is quick.
+// LoadDockerImages pushes images from the local engine to the registry the
+// nodes pull through, and copies them into the nodes' containerd, so that
+// pods find them whatever their pull policy. Every image must be present
+// locally. The registry, or a node, that already holds an image as the same
+// ID is skipped for it, so loading again after no change is quick.
 func (m *Manager) LoadDockerImages(ctx context.Context, refs []string, opts LoadOptions) error {
 	name := m.ResolveName(opts.Cluster)
 	refs = uniq(refs)
@@ -129,6 +130,8 @@ func (m *Manager) localImageIDs(ctx context.Context, refs []string) ([]string, e
 	return ids, nil
 }
 
+// loadBatches imports each batch of images into its nodes, a status line
+// a batch.
 func (m *Manager) loadBatches(ctx context.Context, batches []loadBatch) error {
 	for _, b := range batches {
 		m.status.Start(fmt.Sprintf("Loading %s into %d node(s)", describeImages(b.refs), len(b.nodes)))
