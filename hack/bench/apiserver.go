@@ -298,7 +298,7 @@ type createRound struct {
 func createPods(ctx context.Context, pods podClient, workers int) (createRound, error) {
 	c := createRound{starts: make([]time.Time, benchPods), ends: make([]time.Time, benchPods)}
 	begin := time.Now()
-	err := forEachPod(ctx, workers, func(ctx context.Context, i int) error {
+	err := forEachIndex(ctx, benchPods, workers, func(ctx context.Context, i int) error {
 		c.starts[i] = time.Now()
 		_, err := pods.Create(ctx, benchPod(i), metav1.CreateOptions{})
 		c.ends[i] = time.Now()
@@ -367,7 +367,7 @@ func listPods(ctx context.Context, pods podClient) (decoded, body, decodeOnly ti
 func patchPods(ctx context.Context, pods podClient) (float64, error) {
 	patch := []byte(`{"metadata":{"labels":{"bench.kindish.dev/patched":"true"}}}`)
 	begin := time.Now()
-	err := forEachPod(ctx, benchWorkers, func(ctx context.Context, i int) error {
+	err := forEachIndex(ctx, benchPods, benchWorkers, func(ctx context.Context, i int) error {
 		pod, err := pods.Patch(ctx, podName(i), types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 		if err != nil {
 			return fmt.Errorf("patch pod %s: %w", podName(i), err)
@@ -389,7 +389,7 @@ func patchPods(ctx context.Context, pods podClient) (float64, error) {
 func deletePods(ctx context.Context, pods podClient) (float64, error) {
 	now := int64(0)
 	begin := time.Now()
-	err := forEachPod(ctx, benchWorkers, func(ctx context.Context, i int) error {
+	err := forEachIndex(ctx, benchPods, benchWorkers, func(ctx context.Context, i int) error {
 		if err := pods.Delete(ctx, podName(i), metav1.DeleteOptions{GracePeriodSeconds: &now}); err != nil {
 			return fmt.Errorf("delete pod %s: %w", podName(i), err)
 		}
@@ -410,9 +410,9 @@ func deletePods(ctx context.Context, pods podClient) (float64, error) {
 	return perSecond, nil
 }
 
-// forEachPod calls f for every pod index from the given number of workers,
+// forEachIndex calls f for every index below n from the given number of workers,
 // and returns the first error, after which no new call starts.
-func forEachPod(ctx context.Context, workers int, f func(ctx context.Context, i int) error) error {
+func forEachIndex(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	indexes := make(chan int)
@@ -427,7 +427,7 @@ func forEachPod(ctx context.Context, workers int, f func(ctx context.Context, i 
 		})
 	}
 feed:
-	for i := range benchPods {
+	for i := range n {
 		select {
 		case indexes <- i:
 		case <-ctx.Done():

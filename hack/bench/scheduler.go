@@ -16,8 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -556,29 +554,4 @@ func recordBinds(w watch.Interface, want int) (bindTimes, error) {
 		}
 	}
 	return t, fmt.Errorf("watch pods: ended with %d of %d pods created, %d bound", len(created), want, len(bound))
-}
-
-// forEachIndex is forEachPod for any count: it calls f for every index
-// below n from the given number of workers, and returns the first error,
-// after which no new call starts.
-func forEachIndex(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return context.Cause(ctx)
 }
