@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -20,10 +22,18 @@ const (
 	// startupPods are created per run, spread by the scheduler over the
 	// cluster's two workers.
 	startupPods = 100
-	// startupRate is how many pods a second are created: a steady stream,
-	// as upstream's pod startup SLO is measured (a burst of 100 pods at
-	// once on two 2-core workers measures the queue, not the startup).
-	startupRate = 5
+	// startupRate is how many pods a second are created: a steady stream
+	// of one pod a second per worker, as upstream's SLO holds for a
+	// cluster inside its load envelope. Starting a pod costs this
+	// machine about half a CPU-second, three quarters of it in runc, the
+	// shims and the CNI plugins, so its two cores, shared by the control
+	// plane and both workers, start at most 3–4 pods a second; a faster
+	// stream measures a queue that grows without end, not the startup.
+	// burstRound measures that ceiling.
+	startupRate = 2
+	// burstPods are created at once to measure how many pods a second the
+	// cluster can start.
+	burstPods = 60
 	// startupImage is on every node from the start: its pull is not what
 	// is measured.
 	startupImage = "kindish/pause:v0.1.0"
@@ -62,29 +72,42 @@ func (b *bench) podStartup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var p50s, p99s []float64
+	var p50s, p99s, burst []float64
 	for run := range b.runs {
-		lat, err := startupRound(ctx, client, "startup-"+strconv.Itoa(run))
+		lat, err := startupRound(ctx, client, name, "startup-"+strconv.Itoa(run), startupPods, startupRate)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", run+1, err)
 		}
 		p50s = append(p50s, ms(percentile(lat, 0.50)))
 		p99s = append(p99s, ms(percentile(lat, 0.99)))
 	}
+	for run := range b.runs {
+		// With every pod created at once, the last one's latency is the
+		// time the cluster took to start them all.
+		lat, err := startupRound(ctx, client, name, "burst-"+strconv.Itoa(run), burstPods, 0)
+		if err != nil {
+			return fmt.Errorf("burst run %d: %w", run+1, err)
+		}
+		burst = append(burst, burstPods/slices.Max(lat).Seconds())
+	}
 	what := fmt.Sprintf("pod startup %%s (%d pods at %d/s on 2 workers, image present)", startupPods, startupRate)
 	b.add(Figure{Name: fmt.Sprintf(what, "p50"), Unit: "ms", Samples: p50s, Target: "-"})
 	b.add(Figure{Name: fmt.Sprintf(what, "p99"), Unit: "ms", Samples: p99s, Target: "≤ 1000 ms", Reference: "upstream SLO 5 s"})
+	b.add(Figure{Name: fmt.Sprintf("pods started/s (%d created at once on 2 workers)", burstPods), Unit: "/s", Samples: burst, Target: "-"})
 	return nil
 }
 
-// startupRound creates the pods in a namespace of their own under a watch
-// opened beforehand and returns each pod's creation-to-Running latency.
-func startupRound(ctx context.Context, client kubernetes.Interface, namespace string) ([]time.Duration, error) {
+// startupRound creates n pods, rate a second (all at once when rate is 0),
+// in a namespace of their own under a watch opened beforehand, and returns
+// each pod's creation-to-Running latency. It returns once the pods are gone
+// from the API and the nodes, so that no round pays for the previous one's
+// teardown.
+func startupRound(ctx context.Context, client kubernetes.Interface, cluster, namespace string, n, rate int) ([]time.Duration, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", namespace, err)
 	}
-	defer client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), namespace, metav1.DeleteOptions{})
+	defer deleteNamespace(context.WithoutCancel(ctx), client, cluster, namespace)
 	// Pods need the namespace's default ServiceAccount to be admitted.
 	for {
 		if _, err := client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
@@ -103,19 +126,25 @@ func startupRound(ctx context.Context, client kubernetes.Interface, namespace st
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
 	defer w.Stop()
-	created := make([]time.Time, startupPods)
-	running := make([]time.Time, startupPods)
+	created := make([]time.Time, n)
+	running := make([]time.Time, n)
 	watched := make(chan error, 1)
 	go func() { watched <- recordRunning(w, running) }()
 
-	tick := time.NewTicker(time.Second / startupRate)
-	defer tick.Stop()
-	for i := range startupPods {
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	for i := range n {
 		created[i] = time.Now()
 		if _, err := pods.Create(ctx, startupPod(i), metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("create pod %d: %w", i, err)
 		}
-		<-tick.C
+		if tick != nil {
+			<-tick
+		}
 	}
 	select {
 	case err := <-watched:
@@ -125,11 +154,36 @@ func startupRound(ctx context.Context, client kubernetes.Interface, namespace st
 	case <-time.After(2 * time.Minute):
 		return nil, fmt.Errorf("pods not Running 2 minutes after the last create")
 	}
-	lat := make([]time.Duration, startupPods)
+	lat := make([]time.Duration, n)
 	for i := range lat {
 		lat[i] = running[i].Sub(created[i])
 	}
 	return lat, nil
+}
+
+// deleteNamespace deletes a namespace and waits, for up to two minutes,
+// until it is gone from the API and its pods from the workers: a kubelet
+// removes a pod's log directory last, after its containers and sandboxes.
+func deleteNamespace(ctx context.Context, client kubernetes.Interface, cluster, namespace string) {
+	if err := client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{}); err != nil {
+		return
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	gone := func() bool {
+		if _, err := client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false
+		}
+		for _, node := range []string{cluster + "-worker", cluster + "-worker2"} {
+			out, err := exec.CommandContext(ctx, "docker", "exec", node, "sh", "-c", "ls -d /var/log/pods/"+namespace+"_* 2>/dev/null || true").Output()
+			if err != nil || len(out) > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for !gone() && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func startupPod(i int) *corev1.Pod {

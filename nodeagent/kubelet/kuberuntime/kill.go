@@ -185,8 +185,11 @@ func (m *Manager) KillPod(ctx context.Context, pod *corev1.Pod, ps *PodStatus, g
 }
 
 // RemovePod removes the pod's containers and sandboxes from the runtime,
-// and its log directory: what is left of a pod that is gone for good. It
-// stops sandboxes first, since the runtime refuses to remove a ready one.
+// and its log directory: what is left of a pod that is gone for good. A
+// sandbox still ready is stopped first, since some runtimes refuse to
+// remove one; a stopped one is not stopped again, because containerd tears
+// the pod's network down on every StopPodSandbox, running each CNI plugin
+// once more, and that is most of what deleting a pod costs a node.
 func (m *Manager) RemovePod(ctx context.Context, ps *PodStatus) error {
 	var errs []error
 	for _, cs := range ps.Containers {
@@ -195,9 +198,11 @@ func (m *Manager) RemovePod(ctx context.Context, ps *PodStatus) error {
 		}
 	}
 	for _, s := range ps.Sandboxes {
-		if _, err := m.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.GetId()}); err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("stop sandbox %s: %w", s.GetId(), err))
-			continue
+		if s.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY {
+			if _, err := m.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.GetId()}); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("stop sandbox %s: %w", s.GetId(), err))
+				continue
+			}
 		}
 		if _, err := m.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: s.GetId()}); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove sandbox %s: %w", s.GetId(), err))

@@ -609,6 +609,26 @@ func TestRemovePodRemovesEverything(t *testing.T) {
 	}
 }
 
+// Every StopPodSandbox makes containerd run the CNI plugins' DEL again: a
+// pod killed and then removed is stopped once.
+func TestKillThenRemoveStopsTheSandboxOnce(t *testing.T) {
+	h := newHarness(t)
+	pod := testPod("once")
+	h.sync(t, pod)
+	if err := h.m.KillPod(context.Background(), pod, h.status(t, pod), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.RemovePod(context.Background(), h.status(t, pod)); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.cri.Calls("StopPodSandbox"); n != 1 {
+		t.Errorf("StopPodSandbox called %d times, want 1", n)
+	}
+	if len(h.cri.Sandboxes()) != 0 {
+		t.Errorf("%d sandboxes left", len(h.cri.Sandboxes()))
+	}
+}
+
 func TestSyncPodKeepsDeletedPodsDown(t *testing.T) {
 	h := newHarness(t)
 	pod := testPod("del")
