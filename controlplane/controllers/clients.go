@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -45,6 +46,9 @@ func restConfig(o Options) (*rest.Config, error) {
 		return nil, errors.New("no --kubeconfig")
 	}
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	// Protobuf, as upstream's components speak: much cheaper to encode and
+	// decode than JSON.
+	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.UserAgent = userAgent
 	return cfg, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -86,6 +87,9 @@ func run(ctx context.Context, o Options, ln net.Listener) error {
 	}
 	restConfig = rest.AddUserAgent(restConfig, "scheduler")
 	restConfig.QPS, restConfig.Burst = clientQPS, clientBurst
+	// Protobuf, as upstream's kube-scheduler speaks: decoding the pod and
+	// node watches in JSON costs more than scheduling the pods.
+	restConfig.ContentType = runtime.ContentTypeProtobuf
 	client, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {
 		return fmt.Errorf("client for --kubeconfig %q: %w", o.Kubeconfig, err)

@@ -1,8 +1,11 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -10,6 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kindish/kindish/controlplane/apiserver/request"
@@ -51,16 +55,20 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, info *request.In
 	defer watcher.Stop()
 
 	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "application/json")
+	table := wantsTable(r)
+	partial := wantsPartialMetadata(r)
+	includeObject := r.URL.Query().Get("includeObject")
+	write := writeJSONEvent(w)
+	contentType := "application/json"
+	if !table && !partial && prefersProtobuf(r) {
+		write, contentType = writeProtobufEvent(w), protobufType
+	}
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	table := wantsTable(r)
-	partial := wantsPartialMetadata(r)
-	includeObject := r.URL.Query().Get("includeObject")
-	enc := json.NewEncoder(w)
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,6 +78,10 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, info *request.In
 				return
 			}
 			obj := ev.Object
+			if st, ok := obj.(*metav1.Status); ok && st.Kind == "" {
+				// Clients decode an error event's object by its kind.
+				st.Kind, st.APIVersion = "Status", "v1"
+			}
 			if ev.Type != watch.Error {
 				h.setKind(obj)
 				if partial {
@@ -88,12 +100,44 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, info *request.In
 					}
 				}
 			}
-			if err := enc.Encode(&metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Object: obj}}); err != nil {
+			if err := write(ev.Type, obj); err != nil {
 				return // the client went away
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 		}
+	}
+}
+
+// eventWriter writes one watch event to the stream.
+type eventWriter func(watch.EventType, runtime.Object) error
+
+// writeJSONEvent writes events as a stream of JSON WatchEvents.
+func writeJSONEvent(w io.Writer) eventWriter {
+	enc := json.NewEncoder(w)
+	return func(t watch.EventType, obj runtime.Object) error {
+		return enc.Encode(&metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Object: obj}})
+	}
+}
+
+// writeProtobufEvent writes events as upstream does for protobuf clients:
+// each a WatchEvent in bare protobuf, its object inside in the usual
+// protobuf envelope, behind a 4-byte big-endian length.
+func writeProtobufEvent(w io.Writer) eventWriter {
+	frames := protobuf.LengthDelimitedFramer.NewFrameWriter(w)
+	var object bytes.Buffer
+	return func(t watch.EventType, obj runtime.Object) error {
+		object.Reset()
+		if err := protobufSerializer.Encode(obj, &object); err != nil {
+			return fmt.Errorf("encode watch event object: %w", err)
+		}
+		ev := metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: object.Bytes()}}
+		data, err := ev.Marshal()
+		if err != nil {
+			return fmt.Errorf("encode watch event: %w", err)
+		}
+		_, err = frames.Write(data)
+		return err
 	}
 }

@@ -7,7 +7,7 @@ package cache
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +34,10 @@ type Cache struct {
 	// snapshot keeps the copies handed out last, so that the next
 	// snapshot copies only the NodeInfos that changed since.
 	snapshot map[string]*framework.NodeInfo
+	// order is the names of the nodes with a Node, sorted; nil when a node
+	// came or went since it was last sorted. Sorting a thousand names for
+	// every pod cost more than scheduling it.
+	order []string
 }
 
 // New returns an empty Cache.
@@ -64,6 +68,9 @@ func (c *Cache) AddNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodeInfo(node.Name)
+	if n.Node == nil {
+		c.order = nil
+	}
 	n.SetNode(node)
 	c.touch(n)
 }
@@ -76,6 +83,9 @@ func (c *Cache) RemoveNode(node *corev1.Node) {
 	n, ok := c.nodes[node.Name]
 	if !ok {
 		return
+	}
+	if n.Node != nil {
+		c.order = nil
 	}
 	if len(n.Pods) == 0 {
 		delete(c.nodes, node.Name)
@@ -171,24 +181,30 @@ func (c *Cache) removeLocked(pod *corev1.Pod) {
 func (c *Cache) Snapshot(objects framework.Objects) *framework.Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name := range c.snapshot {
-		if n, ok := c.nodes[name]; !ok || n.Node == nil {
-			delete(c.snapshot, name)
+	if c.order == nil {
+		c.order = make([]string, 0, len(c.nodes))
+		for name, n := range c.nodes {
+			if n.Node != nil {
+				c.order = append(c.order, name)
+			}
+		}
+		slices.Sort(c.order)
+		for name := range c.snapshot {
+			if n, ok := c.nodes[name]; !ok || n.Node == nil {
+				delete(c.snapshot, name)
+			}
 		}
 	}
-	nodes := make([]*framework.NodeInfo, 0, len(c.nodes))
-	for name, n := range c.nodes {
-		if n.Node == nil {
-			continue
-		}
+	nodes := make([]*framework.NodeInfo, len(c.order))
+	for i, name := range c.order {
+		n := c.nodes[name]
 		copied, ok := c.snapshot[name]
 		if !ok || copied.Generation != n.Generation {
 			copied = n.Clone()
 			c.snapshot[name] = copied
 		}
-		nodes = append(nodes, copied)
+		nodes[i] = copied
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Node.Name < nodes[j].Node.Name })
 	return framework.NewSnapshot(nodes, objects)
 }
 

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -129,5 +130,37 @@ func TestAPodMovedByAnUpdateLeavesItsOldNode(t *testing.T) {
 	}
 	if cpu, _ := requested(t, c, "b"); cpu != 1000 {
 		t.Fatalf("the node it was bound to does not count it: %dm", cpu)
+	}
+}
+
+func TestSnapshotsListTheNodesByNameAsTheyComeAndGo(t *testing.T) {
+	c := New()
+	names := func() []string {
+		var out []string
+		for _, n := range c.Snapshot(nil).Nodes() {
+			out = append(out, n.Node.Name)
+		}
+		return out
+	}
+	check := func(step string, want ...string) {
+		t.Helper()
+		if got := names(); !slices.Equal(got, want) {
+			t.Errorf("%s: nodes %v, want %v", step, got, want)
+		}
+	}
+	c.AddNode(testNode("b"))
+	c.AddNode(testNode("a"))
+	check("added b, a", "a", "b")
+	c.AddNode(testNode("a")) // an update
+	check("updated a", "a", "b")
+	c.AddPod(boundPod("p", "a", "1"))
+	c.RemoveNode(testNode("a")) // its pod keeps an entry without a Node
+	check("removed a", "b")
+	c.AddNode(testNode("c"))
+	check("added c", "b", "c")
+	c.AddNode(testNode("a"))
+	check("re-added a", "a", "b", "c")
+	if _, pods := requested(t, c, "a"); pods != 1 {
+		t.Errorf("re-added a holds %d pods, want its 1", pods)
 	}
 }
