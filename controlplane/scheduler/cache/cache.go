@@ -8,6 +8,7 @@ package cache
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,10 +35,11 @@ type Cache struct {
 	// snapshot keeps the copies handed out last, so that the next
 	// snapshot copies only the NodeInfos that changed since.
 	snapshot map[string]*framework.NodeInfo
-	// order is the names of the nodes with a Node, sorted; nil when a node
-	// came or went since it was last sorted. Sorting a thousand names for
+	// order is the nodes with a Node, sorted by name, and copies the
+	// copies of them handed out last, in the same order; both nil when a
+	// node came or went since. Sorting and looking up a thousand nodes for
 	// every pod cost more than scheduling it.
-	order []string
+	order, copies []*framework.NodeInfo
 }
 
 // New returns an empty Cache.
@@ -69,7 +71,7 @@ func (c *Cache) AddNode(node *corev1.Node) {
 	defer c.mu.Unlock()
 	n := c.nodeInfo(node.Name)
 	if n.Node == nil {
-		c.order = nil
+		c.order, c.copies = nil, nil
 	}
 	n.SetNode(node)
 	c.touch(n)
@@ -85,7 +87,7 @@ func (c *Cache) RemoveNode(node *corev1.Node) {
 		return
 	}
 	if n.Node != nil {
-		c.order = nil
+		c.order, c.copies = nil, nil
 	}
 	if len(n.Pods) == 0 {
 		delete(c.nodes, node.Name)
@@ -182,30 +184,32 @@ func (c *Cache) Snapshot(objects framework.Objects) *framework.Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.order == nil {
-		c.order = make([]string, 0, len(c.nodes))
-		for name, n := range c.nodes {
+		c.order = make([]*framework.NodeInfo, 0, len(c.nodes))
+		for _, n := range c.nodes {
 			if n.Node != nil {
-				c.order = append(c.order, name)
+				c.order = append(c.order, n)
 			}
 		}
-		slices.Sort(c.order)
-		for name := range c.snapshot {
-			if n, ok := c.nodes[name]; !ok || n.Node == nil {
-				delete(c.snapshot, name)
+		slices.SortFunc(c.order, func(a, b *framework.NodeInfo) int { return strings.Compare(a.Node.Name, b.Node.Name) })
+		// Keep the copies of the nodes that stay.
+		c.copies = make([]*framework.NodeInfo, len(c.order))
+		kept := make(map[string]*framework.NodeInfo, len(c.snapshot))
+		for i, n := range c.order {
+			if copied, ok := c.snapshot[n.Node.Name]; ok {
+				c.copies[i] = copied
+				kept[n.Node.Name] = copied
 			}
 		}
+		c.snapshot = kept
 	}
-	nodes := make([]*framework.NodeInfo, len(c.order))
-	for i, name := range c.order {
-		n := c.nodes[name]
-		copied, ok := c.snapshot[name]
-		if !ok || copied.Generation != n.Generation {
+	for i, n := range c.order {
+		if copied := c.copies[i]; copied == nil || copied.Generation != n.Generation {
 			copied = n.Clone()
-			c.snapshot[name] = copied
+			c.copies[i] = copied
+			c.snapshot[n.Node.Name] = copied
 		}
-		nodes[i] = copied
 	}
-	return framework.NewSnapshot(nodes, objects)
+	return framework.NewSnapshot(slices.Clone(c.copies), objects)
 }
 
 // Counts are the numbers of nodes and pods in the cache, assumed pods

@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"sync"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -8,8 +10,11 @@ import (
 // Snapshot is the cluster as one scheduling attempt sees it. Nothing in it
 // changes during the attempt: the cache hands out copies.
 type Snapshot struct {
-	nodes                    []*NodeInfo
+	nodes []*NodeInfo
+	// byName is built on the first Get: most attempts never ask, and
+	// building a map of every node for each pod is a cost that shows.
 	byName                   map[string]*NodeInfo
+	byNameOnce               sync.Once
 	withRequiredAntiAffinity []*NodeInfo
 	// Objects answers what plugins ask beyond nodes and pods; nil answers
 	// "nothing known".
@@ -28,9 +33,8 @@ type Objects interface {
 
 // NewSnapshot returns a snapshot of nodes, which must all have a Node.
 func NewSnapshot(nodes []*NodeInfo, objects Objects) *Snapshot {
-	s := &Snapshot{nodes: nodes, byName: make(map[string]*NodeInfo, len(nodes)), Objects: objects}
+	s := &Snapshot{nodes: nodes, Objects: objects}
 	for _, n := range nodes {
-		s.byName[n.Node.Name] = n
 		if len(n.PodsWithRequiredAntiAffinity) > 0 {
 			s.withRequiredAntiAffinity = append(s.withRequiredAntiAffinity, n)
 		}
@@ -42,7 +46,15 @@ func NewSnapshot(nodes []*NodeInfo, objects Objects) *Snapshot {
 func (s *Snapshot) Nodes() []*NodeInfo { return s.nodes }
 
 // Get returns the named node, or nil.
-func (s *Snapshot) Get(name string) *NodeInfo { return s.byName[name] }
+func (s *Snapshot) Get(name string) *NodeInfo {
+	s.byNameOnce.Do(func() {
+		s.byName = make(map[string]*NodeInfo, len(s.nodes))
+		for _, n := range s.nodes {
+			s.byName[n.Node.Name] = n
+		}
+	})
+	return s.byName[name]
+}
 
 // NodesWithRequiredAntiAffinity are the nodes holding pods with required
 // anti-affinity: the only ones whose pods can refuse a newcomer.

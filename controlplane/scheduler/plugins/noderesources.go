@@ -112,5 +112,8 @@ func balancedAllocation(pod *framework.PodInfo, node *framework.NodeInfo) int64 
 }
 
 func sortedResourceNames(m map[corev1.ResourceName]int64) []corev1.ResourceName {
+	if len(m) == 0 {
+		return nil
+	}
 	return slices.Sorted(maps.Keys(m))
 }
