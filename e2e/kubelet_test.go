@@ -80,36 +80,49 @@ var _ = Describe("Workloads", Label("Workloads"), func() {
 
 var _ = Describe("Worker processes", Label("ProcessTree"), func() {
 	It("show the kubelet and a shim each for kindnetd and kube-proxy, with /pause beneath, as in the demo", func() {
-		tree := docker("exec", shared.Name+"-worker", "ps", "fxwwo", "pid,cmd")
-		GinkgoWriter.Println(tree)
-		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
-		for _, cmd := range []string{`/bin/kindnetd$`, `/usr/local/bin/kube-proxy `} {
-			re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + cmd)
-			Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it", cmd)
-		}
+		expectWorkerTree(shared.Name + "-worker")
 	})
 })
 
+// expectWorkerTree checks a worker's `ps fxwwo pid,cmd` against the seed
+// demo's: the kubelet, and a shim each for kindnetd and kube-proxy with
+// /pause and the daemon beneath.
+func expectWorkerTree(node string) {
+	tree := docker("exec", node, "ps", "fxwwo", "pid,cmd")
+	GinkgoWriter.Println(tree)
+	ExpectWithOffset(1, tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
+	for _, cmd := range []string{`/bin/kindnetd$`, `/usr/local/bin/kube-proxy `} {
+		re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + cmd)
+		ExpectWithOffset(1, re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it on %s", cmd, node)
+	}
+}
+
 var _ = Describe("Control-plane processes", Label("ProcessTree"), func() {
 	It("show containerd, the kubelet and a shim per component with /pause and the component beneath", func() {
-		node := shared.Name + "-control-plane"
-		var tree string
-		Eventually(func() string {
-			tree = docker("exec", node, "ps", "fxwwo", "pid,cmd")
-			return tree
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(And(
-			ContainSubstring(" \\_ etcd "), ContainSubstring(" \\_ kube-apiserver "), ContainSubstring(" \\_ kube-scheduler "),
-			ContainSubstring(" \\_ kube-controller-manager ")))
-		GinkgoWriter.Println(tree)
-		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/local/bin/containerd$`))
-		Expect(tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
-		for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
-			// A shim, then its /pause, then the component, as in the demo.
-			re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + component + ` `)
-			Expect(re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it", component)
-		}
+		expectControlPlaneTree(shared.Name + "-control-plane")
 	})
 })
+
+// expectControlPlaneTree checks a control-plane node's `ps fxwwo pid,cmd`
+// against the seed demo's: containerd, the kubelet, and a shim per
+// component with /pause and the component beneath.
+func expectControlPlaneTree(node string) {
+	var tree string
+	EventuallyWithOffset(1, func() string {
+		tree = docker("exec", node, "ps", "fxwwo", "pid,cmd")
+		return tree
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(And(
+		ContainSubstring(" \\_ etcd "), ContainSubstring(" \\_ kube-apiserver "), ContainSubstring(" \\_ kube-scheduler "),
+		ContainSubstring(" \\_ kube-controller-manager ")))
+	GinkgoWriter.Println(tree)
+	ExpectWithOffset(1, tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/local/bin/containerd$`))
+	ExpectWithOffset(1, tree).To(MatchRegexp(`(?m)^\s*\d+ /usr/bin/kubelet `))
+	for _, component := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
+		// A shim, then its /pause, then the component, as in the demo.
+		re := regexp.MustCompile(`(?m)^\s*\d+ /usr/local/bin/containerd-shim-runc-v2 .*\n\s*\d+\s+\\_ /pause\n\s*\d+\s+\\_ ` + component + ` `)
+		ExpectWithOffset(1, re.MatchString(tree)).To(BeTrue(), "no shim with /pause and %s beneath it on %s", component, node)
+	}
+}
 
 var _ = Describe("Cluster addons", Label("Network"), func() {
 	It("run kindnetd and kube-proxy on every node and CoreDNS behind kube-dns", func() {

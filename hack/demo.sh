@@ -40,7 +40,7 @@ nodes:
 - role: worker
 EOF
 show "$work/cluster.yaml"
-run "$KINDISH" create cluster --name "$CLUSTER" --config "$work/cluster.yaml" --preload-image nginx,busybox --wait 3m
+run "$KINDISH" create cluster --name "$CLUSTER" --config "$work/cluster.yaml" --preload-image nginx,busybox,kindish/testbox:v0.1.0 --wait 3m
 
 echo
 echo "## Cluster nodes"
@@ -112,11 +112,68 @@ run kubectl wait --for=jsonpath='{.status.replicas}'=3 replicaset/myapp-replicas
 run kubectl get replicaset myapp-replicaset
 
 echo
+echo "## A Deployment, upgraded one pod at a time"
+cat >"$work/deployment.yml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: myapp-deployment
+  labels:
+    app: myapp
+    type: front-end
+spec:
+  replicas: 3
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 1}
+  selector:
+    matchLabels:
+      type: back-end
+  template:
+    metadata:
+      labels:
+        app: myapp
+        type: back-end
+    spec:
+      containers:
+      - name: app
+        image: nginx
+EOF
+show "$work/deployment.yml"
+run kubectl create -f "$work/deployment.yml"
+run kubectl rollout status deployment/myapp-deployment --timeout=2m
+run kubectl set image deployment/myapp-deployment app=kindish/testbox:v0.1.0
+run kubectl rollout status deployment/myapp-deployment --timeout=2m
+run kubectl rollout history deployment/myapp-deployment
+run kubectl get replicasets -l type=back-end
+
+echo
 echo "## A Deployment in the namespace dev"
 run kubectl create namespace dev
 run kubectl create deployment myapp-deployment --image nginx --replicas 2 --namespace=dev
 run kubectl rollout status deployment/myapp-deployment --namespace=dev --timeout=2m
 run kubectl get deployments,replicasets,pods --namespace=dev
+
+echo
+echo "## A ResourceQuota in dev: three pods at most"
+cat >"$work/quota.yml" <<EOF
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: dev-quota
+  namespace: dev
+spec:
+  hard:
+    pods: "3"
+    services: "2"
+EOF
+show "$work/quota.yml"
+run kubectl create -f "$work/quota.yml"
+run kubectl wait --for=jsonpath='{.status.used.pods}'=2 resourcequota/dev-quota --namespace=dev --timeout=1m
+run kubectl run third --image nginx --namespace=dev
+# The fourth pod is refused: the command fails, as the reader expects.
+run kubectl run fourth --image nginx --namespace=dev || true
+run kubectl describe resourcequota dev-quota --namespace=dev
 
 echo
 echo "## A Service, called by servicename.namespace.svc.cluster.local"
