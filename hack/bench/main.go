@@ -52,6 +52,7 @@ func main() {
 	out := flag.String("out", "_output/bench.json", "where to write the JSON report")
 	runs := flag.Int("runs", 3, "samples per figure (the cold image build is measured once)")
 	cold := flag.Bool("cold", true, "also measure a cold node image build (removes the cached Debian base first)")
+	compareWith := flag.String("compare", "", "an earlier run's JSON report: print the figures both have side by side")
 	nodeBinary := flag.String("node-binary", "bin/kindish-node", "the node binary whose control-plane components the apiserver and scheduler groups run")
 	var only groups
 	flag.Var(&only, "only", "comma-separated figure groups to measure ("+strings.Join(figureGroups, ", ")+"); all by default")
@@ -60,10 +61,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := &bench{kindish: *kindish, nodeBinary: *nodeBinary, runs: *runs, only: only}
+	var old Report
+	if *compareWith != "" {
+		// Read first: a run is long, a typo should not cost it.
+		var err error
+		if old, err = readReport(*compareWith); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -compare:", err)
+			os.Exit(2)
+		}
+	}
 	err := b.run(ctx, *cold)
 	b.print()
 	if werr := b.write(*out); werr != nil && err == nil {
 		err = werr
+	}
+	if *compareWith != "" {
+		fmt.Println()
+		compare(os.Stdout, old, b.report())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -131,13 +145,19 @@ func fmtVal(v float64, unit string) string {
 	return strings.TrimSpace(fmt.Sprintf("%.2f %s", v, unit))
 }
 
-func (b *bench) write(path string) error {
+// report is this run's figures, dated and with the machine they were
+// measured on.
+func (b *bench) report() Report {
 	host, _ := os.Hostname()
-	rep := Report{
+	return Report{
 		Date:    time.Now().UTC(),
 		Machine: fmt.Sprintf("%s: %d cores, %s memory", host, runtime.NumCPU(), memTotal()),
 		Figures: b.figures,
 	}
+}
+
+func (b *bench) write(path string) error {
+	rep := b.report()
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ const (
 	startupRate = 2
 	// burstPods are created at once to measure how many pods a second the
 	// cluster can start.
-	burstPods = 60
+	burstPods = 30
 	// startupImage is on every node from the start: its pull is not what
 	// is measured.
 	startupImage = "kindish/pause:v0.1.0"
