@@ -51,7 +51,8 @@ e2e: setup build
 demo: setup build images
 	KINDISH=$(KINDISH) ./hack/demo.sh
 
-bench: setup build
+# The performance figures; the pod and network groups run the workload images.
+bench: setup build images
 	mkdir -p $(OUTPUT)
 	$(GO) run ./hack/bench -kindish $(KINDISH) -out $(OUTPUT)/bench.json
 

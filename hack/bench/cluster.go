@@ -27,9 +27,14 @@ nodes:
 // image's size.
 func (b *bench) nodeImage(ctx context.Context, cold bool) error {
 	if cold {
-		// The node image goes first: Docker keeps a base with children.
+		// Every node image goes first, older untagged ones too: Docker
+		// keeps a base that has children.
 		removeImages(ctx, nodeImageRef)
+		removeImages(ctx, "--filter=label="+nodeImageContextLabel)
 		removeImages(ctx, "kindish/node-base")
+		if out, _ := exec.CommandContext(ctx, "docker", "images", "-q", "kindish/node-base").Output(); len(strings.TrimSpace(string(out))) > 0 {
+			return fmt.Errorf("cold node image build: could not remove kindish/node-base (%s): an image outside kindish's still uses it", strings.TrimSpace(string(out)))
+		}
 		secs, err := timeCommand(ctx, b.kindish, "build", "node-image")
 		if err != nil {
 			return err
@@ -61,6 +66,10 @@ func (b *bench) nodeImage(ctx context.Context, cold bool) error {
 }
 
 const nodeImageRef = "kindish/node:v0.1.0"
+
+// nodeImageContextLabel marks every node image, tagged or left untagged
+// by a later build (and no base image).
+const nodeImageContextLabel = "io.kindish.context"
 
 // removeImages removes every image of a repository (or one reference).
 func removeImages(ctx context.Context, ref string) {
