@@ -67,6 +67,32 @@ func (b *bench) nodeImage(ctx context.Context, cold bool) error {
 
 const nodeImageRef = "kindish/node:v0.1.0"
 
+// workloadCluster creates a 1 control-plane + 2 worker cluster for a
+// group's workload, with --wait and a kubeconfig of its own, and returns
+// that kubeconfig's path and a function that deletes the cluster.
+func (b *bench) workloadCluster(ctx context.Context, name string, extraArgs ...string) (kubeconfig string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "kindish-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(threeNodes), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	args := append([]string{"create", "cluster", "--name", name, "--config", cfg, "--wait", "5m", "--kubeconfig", kubeconfig}, extraArgs...)
+	remove = func() {
+		exec.Command(b.kindish, "delete", "cluster", "--name", name, "--kubeconfig", kubeconfig).Run()
+		os.RemoveAll(dir)
+	}
+	if out, err := exec.CommandContext(ctx, b.kindish, args...).CombinedOutput(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("create cluster %s: %w\n%s", name, err, out)
+	}
+	return kubeconfig, remove, nil
+}
+
 // nodeImageContextLabel marks every node image, tagged or left untagged
 // by a later build (and no base image).
 const nodeImageContextLabel = "io.kindish.context"

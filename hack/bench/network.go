@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,22 +46,11 @@ func (b *bench) network(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, b.kindish, "build", "images").CombinedOutput(); err != nil {
 		return fmt.Errorf("build images: %w\n%s", err, out)
 	}
-	dir, err := os.MkdirTemp("", "kindish-bench-")
+	kubeconfig, remove, err := b.workloadCluster(ctx, netCluster, "--preload-image", testboxRef)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(threeNodes), 0o644); err != nil {
-		return err
-	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	create := exec.CommandContext(ctx, b.kindish, "create", "cluster", "--name", netCluster, "--config", cfg,
-		"--wait", "5m", "--kubeconfig", kubeconfig, "--preload-image", testboxRef)
-	if out, err := create.CombinedOutput(); err != nil {
-		return fmt.Errorf("create cluster %s: %w\n%s", netCluster, err, out)
-	}
-	defer exec.Command(b.kindish, "delete", "cluster", "--name", netCluster, "--kubeconfig", kubeconfig).Run()
+	defer remove()
 
 	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -43,22 +41,12 @@ const (
 // from the pod's creation to the watch reporting it Running, for pods
 // whose image is present, on a 1 control-plane + 2 worker cluster.
 func (b *bench) podStartup(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "kindish-bench-")
+	name := benchCluster + "-pods"
+	kubeconfig, remove, err := b.workloadCluster(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(threeNodes), 0o644); err != nil {
-		return err
-	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	name := benchCluster + "-pods"
-	create := exec.CommandContext(ctx, b.kindish, "create", "cluster", "--name", name, "--config", cfg, "--wait", "5m", "--kubeconfig", kubeconfig)
-	if out, err := create.CombinedOutput(); err != nil {
-		return fmt.Errorf("create cluster: %w\n%s", err, out)
-	}
-	defer exec.Command(b.kindish, "delete", "cluster", "--name", name, "--kubeconfig", kubeconfig).Run()
+	defer remove()
 	if err := b.imageLoad(ctx, name); err != nil {
 		return err
 	}
