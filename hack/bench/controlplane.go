@@ -34,6 +34,8 @@ type controlPlane struct {
 	apiserver *process
 	// admin is the cluster admin's client configuration (system:masters).
 	admin *rest.Config
+	// pki holds the client certificates of the other components.
+	pki *pki.Bundle
 }
 
 // startControlPlane starts etcd, waits for it, starts the API server and
@@ -60,6 +62,7 @@ func startControlPlane(ctx context.Context, nodeBinary string) (_ *controlPlane,
 	if err != nil {
 		return nil, err
 	}
+	cp.pki = bundle
 	if err := cp.writePKI(bundle); err != nil {
 		return nil, err
 	}

@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,8 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/cert"
-	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/ptr"
 
 	"github.com/kindish/kindish/cluster/kubeconfig"
@@ -388,23 +378,14 @@ func waitDefaultServiceAccount(ctx context.Context, client kubernetes.Interface,
 	}
 }
 
-// componentKubeconfig writes a kubeconfig named name for user, with a
-// client certificate that it signs with the cluster CA's key, as kubeadm's
-// kubeconfig phase does: the control plane keeps the admin's alone.
+// componentKubeconfig writes a kubeconfig named name for user, with the
+// client certificate the control plane's PKI issued it.
 func componentKubeconfig(cp *controlPlane, user, name string) (string, error) {
-	caPEM, err := os.ReadFile(cp.path(pki.CACertPath))
+	certPEM, keyPEM, err := cp.pki.Client(user)
 	if err != nil {
 		return "", fmt.Errorf("kubeconfig %s: %w", name, err)
 	}
-	caKeyPEM, err := os.ReadFile(cp.path(pki.CAKeyPath))
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig %s: %w", name, err)
-	}
-	certPEM, keyPEM, err := issueClientCert(caPEM, caKeyPEM, user)
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig %s: %w", name, err)
-	}
-	data, err := kubeconfig.Bytes(kubeconfig.Build(benchCluster, cp.admin.Host, caPEM, certPEM, keyPEM))
+	data, err := kubeconfig.Bytes(kubeconfig.Build(benchCluster, cp.admin.Host, cp.pki.CACert(), certPEM, keyPEM))
 	if err != nil {
 		return "", fmt.Errorf("kubeconfig %s: %w", name, err)
 	}
@@ -413,50 +394,6 @@ func componentKubeconfig(cp *controlPlane, user, name string) (string, error) {
 		return "", fmt.Errorf("kubeconfig %s: %w", name, err)
 	}
 	return path, nil
-}
-
-// issueClientCert signs a client certificate for user (its CN; the
-// component users have no groups) with the CA, for a day.
-func issueClientCert(caPEM, caKeyPEM []byte, user string) (certPEM, keyPEM []byte, err error) {
-	cas, err := cert.ParseCertsPEM(caPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse the CA certificate: %w", err)
-	}
-	parsed, err := keyutil.ParsePrivateKeyPEM(caKeyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parse the CA key: %w", err)
-	}
-	caKey, ok := parsed.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("the CA key, a %T, cannot sign", parsed)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: user},
-		NotBefore:    now.Add(-time.Minute),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, cas[0], &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sign a certificate for %s: %w", user, err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
 }
 
 // simulatedNode is a Node as a kubelet would register it, Ready, with room
