@@ -104,6 +104,13 @@ type kubelet struct {
 	shared      informers.SharedInformerFactory
 	nodePods    informers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
+	// podHandler is the pod manager's handler on podInformer. Its
+	// HasSynced, unlike the informer's, holds until the handler itself
+	// has seen every pod of the first list: before that, a pod bound to
+	// this node may be in the store and not yet in the pod manager, and
+	// the orphan sweep would take it for a pod deleted while the kubelet
+	// was away.
+	podHandler cache.ResourceEventHandlerRegistration
 
 	// staticLoaded is closed once the manifest directory was read once.
 	staticLoaded chan struct{}
@@ -176,14 +183,25 @@ func newKubelet(ctx context.Context, o Options, cri *criclient.Client, client ku
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := k.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    k.apiPodChanged,
-		UpdateFunc: func(_, obj any) { k.apiPodChanged(obj) },
-		DeleteFunc: k.apiPodDeleted,
-	}); err != nil {
+	if err := k.handleNodePods(); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// handleNodePods hands the node's pods from the API to the pod manager
+// and the pod workers.
+func (k *kubelet) handleNodePods() error {
+	var err error
+	k.podHandler, err = k.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    k.apiPodChanged,
+		UpdateFunc: func(_, obj any) { k.apiPodChanged(obj) },
+		DeleteFunc: k.apiPodDeleted,
+	})
+	if err != nil {
+		return fmt.Errorf("watch the node's pods: %w", err)
+	}
+	return nil
 }
 
 // run starts every loop and waits for ctx to end.
@@ -293,7 +311,7 @@ func (k *kubelet) mirrorLoop(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), k.podInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), k.podHandler.HasSynced) {
 		return
 	}
 	tick := time.NewTicker(mirrorSyncPeriod)
@@ -344,7 +362,7 @@ func (k *kubelet) removeOrphansOnce(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), k.podInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), k.podHandler.HasSynced) {
 		return
 	}
 	if err := k.workers.RemoveOrphans(ctx, k.pods.knownUIDs()); err != nil && ctx.Err() == nil {
