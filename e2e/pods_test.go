@@ -159,11 +159,18 @@ var _ = Describe("Pods", Label("Workloads"), func() {
 	It("report ErrImagePull, then ImagePullBackOff, for an image nobody loaded", func() {
 		mustKubectl("run", "absent", "--image", "kindish-e2e/absent:v1")
 		DeferCleanup(func() { kubectl("delete", "pod", "absent", "--wait=false") })
+		// Reason and message come from one read: the next sync may turn
+		// ErrImagePull into ImagePullBackOff, with its own message, at
+		// any moment.
+		var message string
 		Eventually(func() string {
-			return podField("absent", "{.status.containerStatuses[0].state.waiting.reason}")
+			waiting := podField("absent", "{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}")
+			reason, msg, _ := strings.Cut(waiting, "|")
+			message = msg
+			return reason
 		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Equal("ErrImagePull"))
 		// The registry the nodes pull through answers for docker.io.
-		Expect(podField("absent", "{.status.containerStatuses[0].state.waiting.message}")).To(HaveSuffix(
+		Expect(message).To(HaveSuffix(
 			`failed to resolve reference "docker.io/kindish-e2e/absent:v1": docker.io/kindish-e2e/absent:v1: not found`))
 		Eventually(func() string {
 			return podField("absent", "{.status.containerStatuses[0].state.waiting.reason}")
