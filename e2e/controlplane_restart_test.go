@@ -188,11 +188,6 @@ var _ = Describe("A cluster whose nodes all restart at once", Label("Resilience"
 		Expect(mustKubectlOn(c.Name, "get", "configmap", "kept", "-o", "jsonpath={.data.k}")).To(Equal("v"))
 
 		By("fetching the Service by its DNS name from a new pod")
-		mustKubectlOn(c.Name, "run", "fetch", "--image", "busybox", "--restart=Never", "--", "wget", "-qO-", "http://web.default.svc.cluster.local/")
-		Eventually(func() string {
-			out, _, _ := on("get", "pod", "fetch", "-o", "jsonpath={.status.phase}")
-			return out
-		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Equal("Succeeded"))
-		Expect(mustKubectlOn(c.Name, "logs", "fetch")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
+		Expect(fetchThroughPod(on, "http://web.default.svc.cluster.local/")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
 	})
 })

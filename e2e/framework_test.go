@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -168,4 +169,39 @@ func kubeconfigContexts() []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// fetchThroughPod fetches url with wget from a new busybox pod, retrying
+// in a fresh pod until one gets an answer, and returns that answer. A
+// Service's name resolves, and its address forwards, once the endpoint
+// controller and each node's kube-proxy have seen its pods Ready: a moment
+// after `kubectl` reports them so, as in any cluster. A user's client
+// retries; so does this, for a bounded time, and fails with the last
+// attempt's output.
+func fetchThroughPod(k func(...string) (string, string, int), url string) string {
+	var answer, last string
+	attempt := 0
+	Eventually(func() bool {
+		attempt++
+		pod := fmt.Sprintf("fetch-%d", attempt)
+		if _, stderr, code := k("run", pod, "--image", "busybox", "--restart=Never", "--", "wget", "-qO-", url); code != 0 {
+			last = "kubectl run: " + stderr
+			return false
+		}
+		DeferCleanup(func() { k("delete", "pod", pod, "--wait=false") })
+		var phase string
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			if phase, _, _ = k("get", "pod", pod, "-o", "jsonpath={.status.phase}"); phase == "Succeeded" || phase == "Failed" {
+				break
+			}
+		}
+		logs, _, _ := k("logs", pod)
+		if phase != "Succeeded" {
+			last = fmt.Sprintf("pod %s: phase %q, output %q", pod, phase, logs)
+			return false
+		}
+		answer = logs
+		return true
+	}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(BeTrue(), func() string { return "wget " + url + ": " + last })
+	return answer
 }

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -37,12 +35,7 @@ var _ = Describe("The image registry", Label("Workloads"), func() {
 		events := mustKubectl("get", "events", "--field-selector", "involvedObject.name=nginx", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
 		Expect(events).To(MatchRegexp(`Pulled: Successfully pulled image "nginx" in \S+`))
 
-		mustKubectl("run", "fetch", "--image", "busybox", "--restart", "Never", "--", "wget", "-qO-", "http://nginx.default.svc.cluster.local/")
-		DeferCleanup(func() { kubectl("delete", "pod", "fetch", "--wait=false") })
-		Eventually(func() string {
-			return podField("fetch", "{.status.phase}")
-		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal("Succeeded"))
-		Expect(mustKubectl("logs", "fetch")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
+		Expect(fetchThroughPod(kubectl, "http://nginx.default.svc.cluster.local/")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
 		Expect(mustKubectl("logs", "nginx")).To(MatchRegexp(`"GET / HTTP/1\.1" 200 \d+ "-" "Wget"`))
 	})
 

@@ -243,8 +243,7 @@ var _ = Describe("The source documents' walkthrough", Label("Seeds"), Ordered, f
 	It("reaches a Service in dev as servicename.namespace.svc.cluster.local", func() {
 		k("expose", "deployment", "myapp-deployment", "--port", "80", "--namespace=dev")
 		Expect(k("get", "service", "myapp-deployment", "--namespace=dev")).To(MatchRegexp(`(?m)^myapp-deployment\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80/TCP\s+`))
-		k("run", "fetch", "--image", "busybox", "--restart=Never", "--", "wget", "-qO-", "http://myapp-deployment.dev.svc.cluster.local/")
-		waitFor("jsonpath={.status.phase}=Succeeded", "pod/fetch")
-		Expect(k("logs", "fetch")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
+		on := func(args ...string) (string, string, int) { return kubectlOn(c.Name, args...) }
+		Expect(fetchThroughPod(on, "http://myapp-deployment.dev.svc.cluster.local/")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
 	})
 })
