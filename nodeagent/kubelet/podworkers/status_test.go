@@ -235,6 +235,54 @@ func TestStatusManagerWritesPatchesOnlyWhenChanged(t *testing.T) {
 	}
 }
 
+// The node lifecycle controller marks the pods of a node it found not
+// Ready as not Ready. Once the kubelet syncs the pod again, its own status
+// goes back, and conditions others own stay.
+func TestStatusManagerPutsBackWhatOthersChanged(t *testing.T) {
+	pod := newPod("reconcile")
+	client := fake.NewClientset(pod)
+	m := newStatusManager(client, nil, clocktesting.NewFakeClock(epoch))
+	ctx := context.Background()
+	ready := append(append([]corev1.PodCondition(nil), pod.Status.Conditions...),
+		corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
+	m.set(pod, corev1.PodStatus{Phase: corev1.PodRunning, Conditions: ready})
+	if err := m.write(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the informer delivers after the controller's write: a newer
+	// object whose Ready is False, with a condition of the controller's.
+	marked, err := client.CoreV1().Pods("default").Get(ctx, "reconcile", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked.ResourceVersion = "42"
+	for i := range marked.Status.Conditions {
+		if marked.Status.Conditions[i].Type == corev1.PodReady {
+			marked.Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
+	marked.Status.Conditions = append(marked.Status.Conditions, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue})
+	if _, err := client.CoreV1().Pods("default").UpdateStatus(ctx, marked, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The kubelet's view has not changed; its next write puts it back.
+	if err := m.write(ctx, marked); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.CoreV1().Pods("default").Get(ctx, "reconcile", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := findCondition(got.Status.Conditions, corev1.PodReady); c == nil || c.Status != corev1.ConditionTrue {
+		t.Errorf("Ready = %+v, want True again", c)
+	}
+	if c := findCondition(got.Status.Conditions, corev1.DisruptionTarget); c == nil || c.Status != corev1.ConditionTrue {
+		t.Errorf("DisruptionTarget = %+v, want the controller's condition kept", c)
+	}
+}
+
 func TestStatusManagerReportsAGonePod(t *testing.T) {
 	client := fake.NewClientset()
 	client.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {

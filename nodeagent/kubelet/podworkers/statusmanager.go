@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,9 +44,11 @@ type statusEntry struct {
 	status corev1.PodStatus
 	// written is what the API holds as far as the kubelet knows, the base
 	// of the next patch; writtenUID is the object it was written to (the
-	// mirror pod's UID for a static pod).
+	// mirror pod's UID for a static pod), writtenRV the resourceVersion
+	// that write gave it.
 	written    *corev1.PodStatus
 	writtenUID types.UID
+	writtenRV  string
 }
 
 func newStatusManager(client kubernetes.Interface, mirrorFor func(*corev1.Pod) (*corev1.Pod, bool), clk clock.PassiveClock) *statusManager {
@@ -174,18 +177,24 @@ func (m *statusManager) write(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	base := *target.Status.DeepCopy()
-	if e.written != nil && e.writtenUID == target.UID {
+	if e.written != nil && e.writtenUID == target.UID && !changedByOthers(target, e) {
 		base = *e.written.DeepCopy()
 	}
 	status := *e.status.DeepCopy()
+	writtenRV := e.writtenRV
 	m.mu.Unlock()
+	keepForeignConditions(&status, target.Status)
 
 	patch, unchanged, err := statusPatch(target.UID, base, status)
 	if err != nil {
 		return fmt.Errorf("status patch of pod %s/%s: %w", target.Namespace, target.Name, err)
 	}
 	if !unchanged {
-		_, err = m.client.CoreV1().Pods(target.Namespace).Patch(ctx, target.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		var patched *corev1.Pod
+		patched, err = m.client.CoreV1().Pods(target.Namespace).Patch(ctx, target.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		if err == nil {
+			writtenRV = patched.ResourceVersion
+		}
 		switch {
 		case (apierrors.IsNotFound(err) || apierrors.IsConflict(err)) && !isStatic(pod):
 			return fmt.Errorf("patch status of pod %s/%s: %w: %v", target.Namespace, target.Name, errPodGone, err)
@@ -201,9 +210,36 @@ func (m *statusManager) write(ctx context.Context, pod *corev1.Pod) error {
 	if e, ok := m.entries[pod.UID]; ok {
 		e.written = &status
 		e.writtenUID = target.UID
+		e.writtenRV = writtenRV
 	}
 	m.mu.Unlock()
 	return nil
+}
+
+// changedByOthers reports whether the API's copy of the pod (as the
+// kubelet's informer last saw it) holds a status another client wrote
+// since the kubelet's last write: the node lifecycle controller marks the
+// pods of a node it found not Ready as not Ready themselves, and the
+// kubelet must put its own view back, as upstream's status manager does
+// when it reconciles. The next patch is then made against the API's copy;
+// a copy that merely lags behind the kubelet's last write costs one
+// redundant patch at most.
+func changedByOthers(api *corev1.Pod, e *statusEntry) bool {
+	return api.ResourceVersion != "" && api.ResourceVersion != e.writtenRV &&
+		!apiequality.Semantic.DeepEqual(api.Status, *e.written)
+}
+
+// keepForeignConditions carries the conditions that others own (a
+// DisruptionTarget, a readiness gate's condition) from the API's status
+// into the kubelet's, as upstream's mergePodStatus: a patch against the
+// API's status must not delete them. A static pod's status has none of
+// its mirror pod's.
+func keepForeignConditions(s *corev1.PodStatus, api corev1.PodStatus) {
+	for _, c := range api.Conditions {
+		if !kubeletConditions[c.Type] && findCondition(s.Conditions, c.Type) == nil {
+			s.Conditions = append(s.Conditions, c)
+		}
+	}
 }
 
 // statusPatch is upstream's pod status patch: a two-way strategic merge
