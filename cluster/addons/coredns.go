@@ -219,10 +219,15 @@ func coreDNSContainer() corev1.Container {
 			SuccessThreshold:    1,
 			FailureThreshold:    5,
 		},
+		// Every second, not kubeadm's default ten: the first probe runs
+		// as the container starts, before the kubernetes plugin has
+		// synced, and DNS should not wait a whole period after that to
+		// be served. The endpoint is a map lookup inside CoreDNS.
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 				Path: "/ready", Port: intstr.FromString("readiness-probe"), Scheme: corev1.URISchemeHTTP,
 			}},
+			PeriodSeconds: 1,
 		},
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),

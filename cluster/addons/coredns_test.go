@@ -155,6 +155,7 @@ func TestCoreDNSPodSpec(t *testing.T) {
 		{"liveness timing", []int32{c.LivenessProbe.InitialDelaySeconds, c.LivenessProbe.TimeoutSeconds, c.LivenessProbe.SuccessThreshold, c.LivenessProbe.FailureThreshold}, []int32{60, 5, 1, 5}},
 		{"readiness path", c.ReadinessProbe.HTTPGet.Path, "/ready"},
 		{"readiness port", probePort(c.ReadinessProbe), int32(8181)},
+		{"readiness period", c.ReadinessProbe.PeriodSeconds, int32(1)},
 		{"capabilities added", c.SecurityContext.Capabilities.Add, []corev1.Capability{"NET_BIND_SERVICE"}},
 		{"capabilities dropped", c.SecurityContext.Capabilities.Drop, []corev1.Capability{"ALL"}},
 		{"read-only root", *c.SecurityContext.ReadOnlyRootFilesystem, true},

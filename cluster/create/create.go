@@ -86,8 +86,11 @@ func steps() []step {
 		{preloadStatus, preloadImages},
 		{func(*Context) string { return "Starting control-plane" }, waitForControlPlane},
 		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
-		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},
+		// The addons go in as soon as the API answers, as kind installs
+		// the CNI before the workers join: their DaemonSets follow the
+		// nodes as they register, instead of after the last one did.
 		{addonsStatus, installAddons},
+		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},
 		{waitStatus, waitForNodes},
 	}
 }

@@ -401,6 +401,7 @@ func TestProbesAndRequests(t *testing.T) {
 		scheme     corev1.URIScheme
 		period     int32
 		failures   int32
+		delay      int32
 	}
 	probeOf := func(p *corev1.Probe) *probe {
 		if p == nil {
@@ -410,7 +411,7 @@ func TestProbesAndRequests(t *testing.T) {
 		if g == nil || p.TimeoutSeconds != 15 {
 			return &probe{host: "not an httpGet probe with kubeadm's timeout"}
 		}
-		return &probe{g.Host, g.Path, g.Port.IntValue(), g.Scheme, p.PeriodSeconds, p.FailureThreshold}
+		return &probe{g.Host, g.Path, g.Port.IntValue(), g.Scheme, p.PeriodSeconds, p.FailureThreshold, p.InitialDelaySeconds}
 	}
 	tests := []struct {
 		file                         string
@@ -418,24 +419,24 @@ func TestProbesAndRequests(t *testing.T) {
 		cpu, memory                  string
 	}{
 		{EtcdFile,
-			&probe{"127.0.0.1", "/livez", 2381, corev1.URISchemeHTTP, 10, 8},
-			&probe{"127.0.0.1", "/readyz", 2381, corev1.URISchemeHTTP, 1, 3},
-			&probe{"127.0.0.1", "/readyz", 2381, corev1.URISchemeHTTP, 10, 24},
+			&probe{"127.0.0.1", "/livez", 2381, corev1.URISchemeHTTP, 10, 8, 10},
+			&probe{"127.0.0.1", "/readyz", 2381, corev1.URISchemeHTTP, 1, 3, 0},
+			&probe{"127.0.0.1", "/readyz", 2381, corev1.URISchemeHTTP, 1, 240, 0},
 			"100m", "100Mi"},
 		{KubeAPIServerFile,
-			&probe{"172.18.0.2", "/livez", 6443, corev1.URISchemeHTTPS, 10, 8},
-			&probe{"172.18.0.2", "/readyz", 6443, corev1.URISchemeHTTPS, 1, 3},
-			&probe{"172.18.0.2", "/livez", 6443, corev1.URISchemeHTTPS, 10, 24},
+			&probe{"172.18.0.2", "/livez", 6443, corev1.URISchemeHTTPS, 10, 8, 10},
+			&probe{"172.18.0.2", "/readyz", 6443, corev1.URISchemeHTTPS, 1, 3, 0},
+			&probe{"172.18.0.2", "/livez", 6443, corev1.URISchemeHTTPS, 1, 240, 0},
 			"250m", ""},
 		{KubeSchedulerFile,
-			&probe{"127.0.0.1", "/healthz", 10259, corev1.URISchemeHTTPS, 10, 8},
+			&probe{"127.0.0.1", "/healthz", 10259, corev1.URISchemeHTTPS, 10, 8, 10},
 			nil,
-			&probe{"127.0.0.1", "/healthz", 10259, corev1.URISchemeHTTPS, 10, 24},
+			&probe{"127.0.0.1", "/healthz", 10259, corev1.URISchemeHTTPS, 1, 240, 0},
 			"100m", ""},
 		{KubeControllerManagerFile,
-			&probe{"127.0.0.1", "/healthz", 10257, corev1.URISchemeHTTPS, 10, 8},
+			&probe{"127.0.0.1", "/healthz", 10257, corev1.URISchemeHTTPS, 10, 8, 10},
 			nil,
-			&probe{"127.0.0.1", "/healthz", 10257, corev1.URISchemeHTTPS, 10, 24},
+			&probe{"127.0.0.1", "/healthz", 10257, corev1.URISchemeHTTPS, 1, 240, 0},
 			"200m", ""},
 	}
 	pods := render(t, testParams)

@@ -278,15 +278,24 @@ func cpuRequest(cpu string) corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}
 }
 
-// kubeadm's probes. A component gets startupFailureThreshold periods (four
-// minutes, kubeadm's controlPlaneComponentHealthCheck timeout) to come up,
-// then eight failed periods in a row restart it.
+// kubeadm's liveness probe: once started, eight failed periods in a row
+// restart a component.
 const (
 	probeInitialDelaySeconds = 10
 	probeTimeoutSeconds      = 15
 	probePeriodSeconds       = 10
 	livenessFailureThreshold = 8
-	startupFailureThreshold  = 24
+)
+
+// The startup probe gives a component kubeadm's four minutes
+// (controlPlaneComponentHealthCheck) to come up, as kubeadm's 24 periods
+// of 10 s after a 10 s delay do, but checks every second from the start:
+// a pod is Ready only once its startup probe has passed, and kubeadm's
+// delay alone would hold every control-plane pod unready for ten seconds
+// after it answers.
+const (
+	startupPeriodSeconds    = 1
+	startupFailureThreshold = 240
 )
 
 func httpGet(host, path string, port int, scheme corev1.URIScheme) corev1.ProbeHandler {
@@ -321,10 +330,9 @@ func readinessProbe(host, path string, port int, scheme corev1.URIScheme) *corev
 
 func startupProbe(host, path string, port int, scheme corev1.URIScheme) *corev1.Probe {
 	return &corev1.Probe{
-		ProbeHandler:        httpGet(host, path, port, scheme),
-		InitialDelaySeconds: probeInitialDelaySeconds,
-		TimeoutSeconds:      probeTimeoutSeconds,
-		PeriodSeconds:       probePeriodSeconds,
-		FailureThreshold:    startupFailureThreshold,
+		ProbeHandler:     httpGet(host, path, port, scheme),
+		TimeoutSeconds:   probeTimeoutSeconds,
+		PeriodSeconds:    startupPeriodSeconds,
+		FailureThreshold: startupFailureThreshold,
 	}
 }
