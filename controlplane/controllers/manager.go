@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/kindish/kindish/controlplane/apiwait"
 )
 
 // Leader election, upstream's defaults and lock.
@@ -163,6 +165,9 @@ func leaderElectAndRun(ctx context.Context, cfg *rest.Config, client kubernetes.
 	})
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
+	}
+	if err := apiwait.Ready(ctx, cfg); err != nil {
+		return nil // stopped before the API server answered
 	}
 	log.Info("Attempting to acquire leader lease", "lease", metav1.NamespaceSystem+"/"+leaseName, "identity", id)
 	elector.Run(electionCtx)

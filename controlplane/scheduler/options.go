@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/kindish/kindish/controlplane/apiwait"
 	"github.com/kindish/kindish/controlplane/scheduler/plugins"
 )
 
@@ -127,7 +128,7 @@ func run(ctx context.Context, o Options, ln net.Listener) error {
 	var runErr error
 	if election == nil {
 		runErr = sched.Run(ctx)
-	} else {
+	} else if apiwait.Ready(ctx, restConfig) == nil { // else stopped before the API server answered
 		runErr = election.run(ctx, sched.Run)
 	}
 	cancel()
