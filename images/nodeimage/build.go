@@ -36,6 +36,7 @@ import (
 // *client.Client implements it.
 type Docker interface {
 	ImageInspector
+	Preloader
 	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
 	ImageRemove(ctx context.Context, image string, options image.RemoveOptions) ([]image.DeleteResponse, error)
@@ -226,8 +227,8 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	b.log.Debug("image archives written", "took", time.Since(t).Round(time.Millisecond))
 
-	files := contextFiles(baseRef, bins, archives)
-	digest, err := contextDigest(files)
+	files := contextFiles(baseRef, bins)
+	digest, err := imageDigest(baseRef, bins, archives)
 	if err != nil {
 		return err
 	}
@@ -244,10 +245,23 @@ func (b *builder) build(ctx context.Context) error {
 	}
 
 	b.log.Info("building the node image", "image", b.opts.Image, "base", baseRef)
-	id, err := b.dockerBuild(ctx, files, digest)
+	// The image without its preloaded images goes by a tag of its own
+	// until the commit of the import names the node image: a failed import
+	// must not leave a node image that looks up to date.
+	stage := b.opts.Image + "-stage"
+	stageID, err := b.dockerBuild(ctx, files, digest, stage)
 	if err != nil {
 		return err
 	}
+	t = time.Now()
+	id, err := b.preload(ctx, stageID, archives)
+	// Untagged, the stage goes with a failed import and stays, as the
+	// parent, under a committed one.
+	b.docker.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{PruneChildren: true})
+	if err != nil {
+		return err
+	}
+	b.log.Debug("images preloaded", "took", time.Since(t).Round(time.Millisecond))
 	if current.ID != "" && current.ID != id {
 		b.removeReplaced(ctx, current.ID)
 	}

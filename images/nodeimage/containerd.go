@@ -21,8 +21,8 @@ disabled_plugins = []
 
 [plugins."io.containerd.grpc.v1.cri"]
   # Nothing can be pulled where kindish runs: the pause image travels in the
-  # node image ({{.PauseArchive}}) and the node's init imports it into the
-  # k8s.io namespace before the kubelet starts.
+  # node image, imported into this containerd's content store when the
+  # image was built, and is unpacked for the first sandbox.
   sandbox_image = "{{.SandboxImage}}"
   # Nodes may lack CAP_SYS_RESOURCE, so they cannot raise oom_score_adj;
   # without this every sandbox fails as the pause process asks for -998.
@@ -78,9 +78,8 @@ const RegistryHostsDir = "/etc/containerd/certs.d"
 // ContainerdConfig renders the node's containerd configuration.
 func ContainerdConfig() []byte {
 	var b bytes.Buffer
-	err := containerdConfig.Execute(&b, struct{ SandboxImage, PauseArchive, RegistryHostsDir string }{
+	err := containerdConfig.Execute(&b, struct{ SandboxImage, RegistryHostsDir string }{
 		SandboxImage:     images.Qualified(images.PauseImage()),
-		PauseArchive:     images.PauseArchive,
 		RegistryHostsDir: RegistryHostsDir,
 	})
 	if err != nil {

@@ -63,15 +63,13 @@ func writeFile(path string, write func(io.Writer) error) error {
 // rootfsFiles is what the node image adds to the Debian base. Paths under
 // /bin, /sbin and /lib are spelled with their merged-/usr targets: copying a
 // directory named sbin would replace the base's /sbin symlink.
-func rootfsFiles(bins binaries, archives archivePaths) []archive.File {
+func rootfsFiles(bins binaries) []archive.File {
 	files := []archive.File{
 		archive.HostFile(images.NodeBinary, bins.node, 0o755),
 		// PID 1 and the kubelet are kindish-node under other names.
 		archive.Symlink("/usr/sbin/init", images.NodeBinary),
 		archive.Symlink("/usr/bin/kubelet", images.NodeBinary),
 		archive.Bytes("/etc/containerd/config.toml", ContainerdConfig(), 0o644),
-		archive.HostFile(images.PauseArchive, archives.pause, 0o644),
-		archive.HostFile(images.ComponentsArchive, archives.components, 0o644),
 		archive.Bytes(images.VersionFile, []byte(version.Version+"\n"), 0o644),
 		archive.Dir("/etc/kubernetes/manifests", 0o755),
 		archive.Dir("/etc/cni/net.d", 0o755),
@@ -87,6 +85,9 @@ func rootfsFiles(bins binaries, archives archivePaths) []archive.File {
 	return append(files, archive.Symlink("/usr/local/bin/"+criclient.CommandName, images.NodeBinary))
 }
 
+// entrypoint is the node image's: PID 1 is kindish-node as init.
+const entrypoint = "/sbin/init"
+
 // dockerfile turns the base into the node image.
 func dockerfile(baseRef string) []byte {
 	key := baseRef[strings.LastIndexByte(baseRef, ':')+1:]
@@ -96,19 +97,25 @@ COPY rootfs/ /
 ENV container=docker PATH=%s
 STOPSIGNAL SIGTERM
 LABEL %s=%q %s=%q
-ENTRYPOINT ["/sbin/init"]
-`, baseRef, nodePath, versionLabel, version.Version, baseLabel, key))
+ENTRYPOINT ["%s"]
+`, baseRef, nodePath, versionLabel, version.Version, baseLabel, key, entrypoint))
 }
 
 // contextFiles is the build context: the Dockerfile and the rootfs/ tree it
 // copies.
-func contextFiles(baseRef string, bins binaries, archives archivePaths) []archive.File {
+func contextFiles(baseRef string, bins binaries) []archive.File {
 	files := []archive.File{archive.Bytes("/Dockerfile", dockerfile(baseRef), 0o644)}
-	for _, f := range rootfsFiles(bins, archives) {
+	for _, f := range rootfsFiles(bins) {
 		f.Path = "/rootfs" + f.Path
 		files = append(files, f)
 	}
 	return files
+}
+
+// imageDigest identifies everything the node image is made of: the build
+// context, and the archives preloaded with the script that imports them.
+func imageDigest(baseRef string, bins binaries, archives archivePaths) (string, error) {
+	return contextDigest(append(contextFiles(baseRef, bins), preloadFiles(archives)...))
 }
 
 // contextDigest identifies a build context. archive.WriteTar is
@@ -122,14 +129,14 @@ func contextDigest(files []archive.File) (string, error) {
 }
 
 // dockerBuild runs the classic builder on the context, streamed from the
-// files as it is read, and returns the new image's ID.
-func (b *builder) dockerBuild(ctx context.Context, files []archive.File, digest string) (string, error) {
+// files as it is read, tags the result tag and returns its ID.
+func (b *builder) dockerBuild(ctx context.Context, files []archive.File, digest, tag string) (string, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteTar(pw, files)) }()
 	defer pr.Close()
 
 	resp, err := b.docker.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Tags:        []string{b.opts.Image},
+		Tags:        []string{tag},
 		Dockerfile:  "Dockerfile",
 		Version:     build.BuilderV1,
 		Remove:      true,
@@ -154,7 +161,7 @@ func (b *builder) dockerBuild(ctx context.Context, files []archive.File, digest 
 	}
 	if id == "" {
 		// Engines that do not report the ID: look the tag up.
-		img, err := b.docker.ImageInspect(ctx, b.opts.Image)
+		img, err := b.docker.ImageInspect(ctx, tag)
 		if err != nil {
 			return "", fmt.Errorf("docker build: image not found after build: %w", err)
 		}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -205,12 +208,8 @@ func readContext(t *testing.T, r io.Reader) map[string]*tar.Header {
 
 func TestBuildContextLayout(t *testing.T) {
 	bins := fakeBinaries(t, "node")
-	archives, err := writeArchives(t.TempDir(), bins, fakeNetTools)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
-	if err := archive.WriteTar(&buf, contextFiles("kindish/node-base:0123456789ab", bins, archives)); err != nil {
+	if err := archive.WriteTar(&buf, contextFiles("kindish/node-base:0123456789ab", bins)); err != nil {
 		t.Fatal(err)
 	}
 	entries := readContext(t, &buf)
@@ -231,8 +230,6 @@ func TestBuildContextLayout(t *testing.T) {
 	for _, name := range []string{
 		"rootfs/usr/local/bin/kindish-node",
 		"rootfs/etc/containerd/config.toml",
-		"rootfs" + images.PauseArchive,
-		"rootfs" + images.ComponentsArchive,
 		"rootfs" + images.VersionFile,
 	} {
 		if h, ok := entries[name]; !ok || h.Typeflag != tar.TypeReg {
@@ -264,7 +261,7 @@ func TestContextDigestFollowsContent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := contextDigest(contextFiles("kindish/node-base:0123456789ab", bins, archives))
+		d, err := imageDigest("kindish/node-base:0123456789ab", bins, archives)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,10 +286,19 @@ type fakeDocker struct {
 	context map[string]*tar.Header
 	t       *testing.T
 
-	rootfs     string
-	created    []string // the images containers were created from
-	containers map[string]bool
-	copied     []string
+	rootfs         string
+	created        []string // the images containers were created from
+	containers     map[string]bool
+	containerImage map[string]string
+	copied         []string
+
+	// The preload: what was copied into its container, which containers
+	// started, the exit code and output they give, and the commits.
+	copiedIn []string
+	started  []string
+	exitCode int64
+	logs     string
+	commits  []container.CommitOptions
 }
 
 func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, _ *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
@@ -302,6 +308,10 @@ func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, _
 	}
 	id := fmt.Sprintf("container%d", len(f.created))
 	f.containers[id] = true
+	if f.containerImage == nil {
+		f.containerImage = map[string]string{}
+	}
+	f.containerImage[id] = cfg.Image
 	return container.CreateResponse{ID: id}, nil
 }
 
@@ -416,6 +426,53 @@ func (f *fakeDocker) ImageRemove(_ context.Context, ref string, _ image.RemoveOp
 	return nil, nil
 }
 
+// CopyToContainer records the paths of what is copied in.
+func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, r io.Reader, _ container.CopyToContainerOptions) error {
+	if !f.containers[id] {
+		return notFound{}
+	}
+	for name := range readContext(f.t, r) {
+		f.copiedIn = append(f.copiedIn, path.Join(dst, name))
+	}
+	return nil
+}
+
+func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	if !f.containers[id] {
+		return notFound{}
+	}
+	f.started = append(f.started, id)
+	return nil
+}
+
+// ContainerWait answers that the container exited with f.exitCode.
+func (f *fakeDocker) ContainerWait(context.Context, string, container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	res := make(chan container.WaitResponse, 1)
+	res <- container.WaitResponse{StatusCode: f.exitCode}
+	return res, make(chan error)
+}
+
+// ContainerLogs answers with f.logs on stderr, multiplexed as Docker does.
+func (f *fakeDocker) ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+	var buf bytes.Buffer
+	stdcopy.NewStdWriter(&buf, stdcopy.Stderr).Write([]byte(f.logs))
+	return io.NopCloser(&buf), nil
+}
+
+// ContainerCommit makes an image of the container's image with the
+// reference, as the engine keeps the container's labels.
+func (f *fakeDocker) ContainerCommit(_ context.Context, id string, opts container.CommitOptions) (container.CommitResponse, error) {
+	if !f.containers[id] {
+		return container.CommitResponse{}, notFound{}
+	}
+	f.commits = append(f.commits, opts)
+	from := f.images[f.containerImage[id]]
+	committed := image.InspectResponse{ID: "sha256:committed" + strconv.Itoa(len(f.commits)), Config: from.Config}
+	f.images[opts.Reference] = committed
+	f.images[committed.ID] = committed
+	return container.CommitResponse{ID: committed.ID}, nil
+}
+
 type notFound struct{}
 
 func (notFound) Error() string { return "No such image" }
@@ -449,16 +506,35 @@ func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
 	if _, ok := docker.context["rootfs/usr/sbin/init"]; !ok {
 		t.Error("the build context lacks rootfs/usr/sbin/init")
 	}
-	if len(docker.removed) != 1 || docker.removed[0] != "sha256:old" {
-		t.Errorf("removed %v, want the replaced image sha256:old", docker.removed)
+	// The stage tag goes once the import is committed, and so does the
+	// image the new one replaced.
+	stage := images.NodeImage() + "-stage"
+	if want := []string{stage, "sha256:old"}; !slices.Equal(docker.removed, want) {
+		t.Errorf("removed %v, want %v", docker.removed, want)
 	}
-	// The netfilter tools were copied out of a container of the base,
-	// which is gone again.
-	if len(docker.created) != 1 || docker.created[0] != fakeBaseID {
-		t.Errorf("containers created from %v, want one from the base %s", docker.created, fakeBaseID)
+	// The netfilter tools were copied out of a container of the base; the
+	// archives were imported in a container of the stage; both are gone.
+	if want := []string{fakeBaseID, "sha256:new"}; !slices.Equal(docker.created, want) {
+		t.Errorf("containers created from %v, want %v", docker.created, want)
 	}
 	if len(docker.containers) != 0 {
 		t.Errorf("containers left behind: %v", docker.containers)
+	}
+	wantIn := []string{"/kind/preload/pause.tar", "/kind/preload/components.tar", "/kind/preload/config.toml", "/kind/preload/preload.sh"}
+	for _, p := range wantIn {
+		if !slices.Contains(docker.copiedIn, p) {
+			t.Errorf("the import container lacks %s (got %v)", p, docker.copiedIn)
+		}
+	}
+	if len(docker.started) != 1 || len(docker.commits) != 1 {
+		t.Fatalf("import containers started %v, commits %v: want one of each", docker.started, docker.commits)
+	}
+	commit := docker.commits[0]
+	if commit.Reference != images.NodeImage() || !slices.Contains(commit.Changes, `ENTRYPOINT ["/sbin/init"]`) {
+		t.Errorf("commit %+v, want %s with the init as its entrypoint", commit, images.NodeImage())
+	}
+	if got := docker.images[images.NodeImage()].Config.Labels[contextLabel]; got == "" {
+		t.Error("the committed node image lacks the build's digest label")
 	}
 
 	// Nothing changed: the second build sends nothing to Docker and copies
@@ -469,8 +545,8 @@ func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
 	if docker.builds != 1 {
 		t.Errorf("an unchanged build ran docker build again")
 	}
-	if len(docker.created) != 1 {
-		t.Errorf("an unchanged base was exported again")
+	if len(docker.created) != 2 || len(docker.commits) != 1 {
+		t.Errorf("an unchanged build created containers from %v and committed %d times", docker.created, len(docker.commits))
 	}
 
 	// A new binary is a new image.
@@ -486,6 +562,30 @@ func TestBuildSkipsWhatIsUpToDate(t *testing.T) {
 	entries, _ := os.ReadDir(opts.TempDir)
 	if len(entries) != 0 {
 		t.Errorf("scratch files left in %s: %v", opts.TempDir, entries)
+	}
+}
+
+// A failed import explains itself with the container's output, and leaves
+// no node image that a later build would take for up to date.
+func TestBuildFailedImportLeavesNoNodeImage(t *testing.T) {
+	bins := fakeBinaries(t, "node")
+	docker := &fakeDocker{t: t, rootfs: fakeBase(t), exitCode: 1, logs: "containerd did not start:\nbad config\n",
+		images: map[string]image.InspectResponse{BaseImage("http://mirror.invalid/debian"): {ID: fakeBaseID}}}
+	err := Build(context.Background(), Options{
+		BinDir: filepath.Dir(bins.node), Docker: docker, Mirror: "http://mirror.invalid/debian",
+		TempDir: t.TempDir(), CacheDir: t.TempDir(),
+	})
+	if err == nil || !strings.Contains(err.Error(), "import exited 1") || !strings.Contains(err.Error(), "bad config") {
+		t.Fatalf("err = %v, want the exit code and the output", err)
+	}
+	if _, ok := docker.images[images.NodeImage()]; ok || len(docker.commits) != 0 {
+		t.Errorf("a node image was tagged (commits %v)", docker.commits)
+	}
+	if !slices.Contains(docker.removed, images.NodeImage()+"-stage") {
+		t.Errorf("removed %v, want the stage", docker.removed)
+	}
+	if len(docker.containers) != 0 {
+		t.Errorf("containers left behind: %v", docker.containers)
 	}
 }
 

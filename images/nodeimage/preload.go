@@ -1,0 +1,155 @@
+package nodeimage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/kindish/kindish/images/archive"
+)
+
+// The pause and component images travel in the node image as containerd's
+// own content store, as kind's node image carries its images: imported at
+// build time with `ctr import --no-unpack` into the node's
+// /var/lib/containerd, which Docker copies into each node's volume when it
+// creates the node (a plain file copy, a tenth of a second). A node used
+// to import the archives at every creation instead, several seconds of
+// hashing and syncing on the path to its first pod. The CRI plugin unpacks
+// an image into snapshots when it first creates a container from it; the
+// component images share the layer that holds kindish-node, unpacked once.
+//
+// The import needs no snapshotter, so containerd runs on the image's own
+// file system in a container of the freshly built image, and the
+// container is committed as the node image.
+
+// Preloader runs the import in a container of the new image and commits
+// it; *client.Client implements it.
+type Preloader interface {
+	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
+	ContainerWait(ctx context.Context, containerID string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
+	ContainerCommit(ctx context.Context, containerID string, options container.CommitOptions) (container.CommitResponse, error)
+}
+
+// preloadDir holds the archives and containerd's configuration during the
+// import; the script removes it before the commit.
+const preloadDir = "/kind/preload"
+
+// preloadContainerdConfig runs containerd for the import only: the CRI
+// plugin, which would set up networking and sandboxes, stays off.
+const preloadContainerdConfig = `version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd-preload"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "/run/containerd-preload/containerd.sock"
+`
+
+// preloadScript imports every archive into the k8s.io namespace, where
+// the CRI plugin finds images, then stops containerd and removes every
+// trace of the import but the content store and its metadata: the
+// introspection plugin's instance UUID goes too, so that each node's
+// containerd makes its own.
+const preloadScript = `set -eu
+dir=` + preloadDir + `
+sock=/run/containerd-preload/containerd.sock
+containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
+pid=$!
+tries=0
+until ctr --address "$sock" version >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+    echo "containerd did not start:" >&2
+    cat "$dir/containerd.log" >&2
+    exit 1
+  fi
+  sleep 0.05
+done
+for a in "$dir"/*.tar; do
+  ctr --address "$sock" --namespace k8s.io images import --no-unpack --all-platforms "$a" >/dev/null
+done
+kill "$pid"
+wait "$pid" || true
+rm -rf "$dir" /run/containerd-preload /var/lib/containerd/tmpmounts \
+  /var/lib/containerd/io.containerd.grpc.v1.introspection
+`
+
+// preloadFiles are what the import container gets: the archives, the
+// configuration and the script. They are part of the build's digest.
+func preloadFiles(archives archivePaths) []archive.File {
+	return []archive.File{
+		archive.HostFile(preloadDir+"/pause.tar", archives.pause, 0o644),
+		archive.HostFile(preloadDir+"/components.tar", archives.components, 0o644),
+		archive.Bytes(preloadDir+"/config.toml", []byte(preloadContainerdConfig), 0o644),
+		archive.Bytes(preloadDir+"/preload.sh", []byte(preloadScript), 0o755),
+	}
+}
+
+// preload imports the archives into the content store of a container of
+// the built image builtID and commits it as the node image, with the
+// labels and entrypoint the build gave. It returns the committed image's
+// ID.
+func (b *builder) preload(ctx context.Context, builtID string, archives archivePaths) (string, error) {
+	created, err := b.docker.ContainerCreate(ctx, &container.Config{
+		Image:      builtID,
+		Entrypoint: []string{"/bin/sh", preloadDir + "/preload.sh"},
+		// containerd talks to nobody: the archives are local.
+		NetworkDisabled: true,
+	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return "", fmt.Errorf("preload images: create container: %w", err)
+	}
+	defer b.docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(archive.WriteTar(pw, preloadFiles(archives))) }()
+	err = b.docker.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{})
+	pr.Close()
+	if err != nil {
+		return "", fmt.Errorf("preload images: copy archives: %w", err)
+	}
+	waitC, errC := b.docker.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := b.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("preload images: start container: %w", err)
+	}
+	select {
+	case res := <-waitC:
+		if res.StatusCode != 0 {
+			return "", fmt.Errorf("preload images: import exited %d: %s", res.StatusCode, b.containerOutput(ctx, created.ID))
+		}
+	case err := <-errC:
+		return "", fmt.Errorf("preload images: wait for the import: %w", err)
+	}
+
+	committed, err := b.docker.ContainerCommit(ctx, created.ID, container.CommitOptions{
+		Reference: b.opts.Image,
+		Comment:   "the pause and component images, imported into containerd",
+		// The container ran the script; the image runs the init again.
+		Changes: []string{`ENTRYPOINT ["` + entrypoint + `"]`, `CMD []`},
+	})
+	if err != nil {
+		return "", fmt.Errorf("preload images: commit: %w", err)
+	}
+	return committed.ID, nil
+}
+
+// containerOutput is the tail of a container's output, for an error.
+func (b *builder) containerOutput(ctx context.Context, id string) string {
+	logs, err := b.docker.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
+	if err != nil {
+		return fmt.Sprintf("(no output: %v)", err)
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, logs); err != nil {
+		return fmt.Sprintf("(output unreadable: %v)", err)
+	}
+	return strings.TrimSpace(out.String())
+}
