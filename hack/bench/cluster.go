@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -107,8 +106,7 @@ func removeImages(ctx context.Context, ref string) {
 
 // clusterLifecycle measures, for a 1 control-plane + 2 worker cluster, the
 // time from `create cluster` starting to every node's containerd answering
-// (observed from outside, with `ctr version` in each node) and to the API
-// server's first answer, the whole create command, the cluster's memory
+// (as each node's init reports it) and to the API server's first answer, the whole create command, the cluster's memory
 // once it has been idle for a minute, and `delete cluster`.
 func (b *bench) clusterLifecycle(ctx context.Context) error {
 	dir, err := os.MkdirTemp("", "kindish-bench-")
@@ -128,10 +126,8 @@ func (b *bench) clusterLifecycle(ctx context.Context) error {
 	var footprints []footprint
 	for range b.runs {
 		start := time.Now()
-		answered := make(chan time.Duration, 1)
 		apiAnswered := make(chan time.Duration, 1)
 		pollCtx, stopPolling := context.WithCancel(ctx)
-		go func() { answered <- waitAllAnswer(pollCtx, nodes, start) }()
 		go func() { apiAnswered <- waitAPIAnswer(pollCtx, nodes[0], start) }()
 
 		// --wait: the command returns once every node is Ready.
@@ -143,19 +139,19 @@ func (b *bench) clusterLifecycle(ctx context.Context) error {
 			stopPolling()
 			return fmt.Errorf("create cluster: %w\n%s", err, out)
 		}
-		for _, ch := range []struct {
-			answered <-chan time.Duration
-			samples  *[]float64
-		}{{answered, &runtimes}, {apiAnswered, &apis}} {
-			select {
-			case d := <-ch.answered:
-				if d > 0 {
-					*ch.samples = append(*ch.samples, d.Seconds())
-				}
-			case <-time.After(30 * time.Second):
+		select {
+		case d := <-apiAnswered:
+			if d > 0 {
+				apis = append(apis, d.Seconds())
 			}
+		case <-time.After(30 * time.Second):
 		}
 		stopPolling()
+		runtime, err := runtimesAnswered(ctx, nodes, start)
+		if err != nil {
+			return err
+		}
+		runtimes = append(runtimes, runtime.Seconds())
 		creates = append(creates, createSecs)
 
 		select {
@@ -179,41 +175,48 @@ func (b *bench) clusterLifecycle(ctx context.Context) error {
 	}
 	b.add(Figure{Name: "create → all containerds answering (3 nodes)", Unit: "s", Samples: runtimes, Target: "≤ 3 s"})
 	b.add(Figure{Name: "create → the API server's first answer (3 nodes)", Unit: "s", Samples: apis, Target: "-"})
-	b.add(Figure{Name: "create cluster --wait → every node Ready, every kube-system pod Running (3 nodes)", Unit: "s", Samples: creates,
+	b.add(Figure{Name: "create cluster --wait → every node Ready, every kube-system pod Running and Ready (3 nodes)", Unit: "s", Samples: creates,
 		Target: "≤ 6 s", Reference: "kind 14.2 s (1 node), k3d 12.6 s, minikube 21 s"})
 	b.add(Figure{Name: "delete cluster (3 nodes)", Unit: "s", Samples: deletes, Target: "≤ 2 s"})
 	b.addFootprint(footprints, nodes)
 	return nil
 }
 
-// waitAllAnswer polls every node with `ctr version` until all answer and
-// returns the time since start, or 0 when the context ends first.
-func waitAllAnswer(ctx context.Context, nodes []string, start time.Time) time.Duration {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+// runtimeReadyLine is what a node's init prints once its containerd
+// answers (cluster/create waits for the same line).
+const runtimeReadyLine = "kindish-node: containerd is ready"
+
+// runtimesAnswered returns the time from start until the last node's
+// containerd answered, read from the timestamps Docker gave the nodes'
+// log lines: asking each node with `docker exec` while the cluster is
+// being created would load the very machine being measured.
+func runtimesAnswered(ctx context.Context, nodes []string, start time.Time) (time.Duration, error) {
 	var last time.Duration
-	ok := true
 	for _, node := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if exec.CommandContext(ctx, "docker", "exec", node, "ctr", "version").Run() == nil {
-					mu.Lock()
-					last = max(last, time.Since(start))
-					mu.Unlock()
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			mu.Lock()
-			ok = false
-			mu.Unlock()
-		}()
+		out, err := exec.CommandContext(ctx, "docker", "logs", "--timestamps", node).CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("logs of node %s: %w\n%s", node, err, out)
+		}
+		at, ok := lineTime(string(out), runtimeReadyLine)
+		if !ok {
+			return 0, fmt.Errorf("node %s never printed %q", node, runtimeReadyLine)
+		}
+		last = max(last, at.Sub(start))
 	}
-	wg.Wait()
-	if !ok {
-		return 0
+	return last, nil
+}
+
+// lineTime finds the first line of `docker logs --timestamps` output that
+// ends with text, and returns its timestamp.
+func lineTime(logs, text string) (time.Time, bool) {
+	for _, line := range strings.Split(logs, "\n") {
+		stamp, rest, ok := strings.Cut(line, " ")
+		if !ok || strings.TrimSpace(rest) != text {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+			return t, true
+		}
 	}
-	return last
+	return time.Time{}, false
 }

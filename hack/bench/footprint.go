@@ -161,7 +161,13 @@ func waitAPIAnswer(ctx context.Context, controlPlane string, start time.Time) ti
 				return time.Since(start)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		if url == "" {
+			// Each try runs the docker CLI: do not load the machine
+			// being measured with it.
+			time.Sleep(200 * time.Millisecond)
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	return 0
 }
