@@ -1,8 +1,9 @@
 // Package nodeimage builds the node image, kindish/node:<tag>, on a machine
 // without an image registry: a Debian base made by debootstrap and imported
-// into Docker (built once per recipe and kept), and on top of it one layer
-// with kindish's own binaries, the containerd configuration and the
-// archives of the pause and component images.
+// into Docker (built once per recipe and kept), on top of it one layer
+// with kindish's own binaries and the containerd configuration, and one
+// with the pause and component images in containerd's content store
+// (preload.go).
 //
 // The Debian base is one recipe (Base) of many: EnsureBase and
 // CopyFromImage build other bases and read files out of them, for the
@@ -257,7 +258,9 @@ func (b *builder) build(ctx context.Context) error {
 	id, err := b.preload(ctx, stageID, archives)
 	// Untagged, the stage goes with a failed import and stays, as the
 	// parent, under a committed one.
-	b.docker.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{PruneChildren: true})
+	if _, rmErr := b.docker.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{PruneChildren: true}); rmErr != nil {
+		b.log.Debug("stage image kept", "image", stage, "reason", rmErr)
+	}
 	if err != nil {
 		return err
 	}
