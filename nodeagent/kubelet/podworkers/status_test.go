@@ -283,6 +283,38 @@ func TestStatusManagerPutsBackWhatOthersChanged(t *testing.T) {
 	}
 }
 
+// An informer copy older than the kubelet's last write is no base for a
+// patch: the kubelet wrote not Ready while the copy still says Ready, and
+// a patch from that copy to Ready again would carry no Ready at all.
+func TestStatusManagerPatchesAgainstTheAPIWhenItsCopyLags(t *testing.T) {
+	pod := newPod("lag")
+	client := fake.NewClientset(pod)
+	m := newStatusManager(client, nil, clocktesting.NewFakeClock(epoch))
+	ctx := context.Background()
+	withReady := func(s corev1.ConditionStatus) []corev1.PodCondition {
+		return append(append([]corev1.PodCondition(nil), pod.Status.Conditions...), corev1.PodCondition{Type: corev1.PodReady, Status: s})
+	}
+	stale := pod.DeepCopy()
+	stale.ResourceVersion = "7"
+	stale.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: withReady(corev1.ConditionTrue)}
+
+	m.set(pod, corev1.PodStatus{Phase: corev1.PodRunning, Conditions: withReady(corev1.ConditionFalse)})
+	if err := m.write(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	m.set(pod, corev1.PodStatus{Phase: corev1.PodRunning, Conditions: withReady(corev1.ConditionTrue)})
+	if err := m.write(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.CoreV1().Pods("default").Get(ctx, "lag", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := findCondition(got.Status.Conditions, corev1.PodReady); c == nil || c.Status != corev1.ConditionTrue {
+		t.Errorf("Ready = %+v, want True", c)
+	}
+}
+
 func TestStatusManagerReportsAGonePod(t *testing.T) {
 	client := fake.NewClientset()
 	client.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {

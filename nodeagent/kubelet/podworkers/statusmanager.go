@@ -177,13 +177,30 @@ func (m *statusManager) write(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	base := *target.Status.DeepCopy()
-	if e.written != nil && e.writtenUID == target.UID && !changedByOthers(target, e) {
+	fresh := false
+	if e.written != nil && e.writtenUID == target.UID {
 		base = *e.written.DeepCopy()
+		fresh = changedByOthers(target, e)
 	}
 	status := *e.status.DeepCopy()
 	writtenRV := e.writtenRV
 	m.mu.Unlock()
-	keepForeignConditions(&status, target.Status)
+	if fresh {
+		// The informer's copy may also just lag behind the kubelet's last
+		// write, and a patch against a stale status would leave out what
+		// the stale copy happens to share with the new one: ask the API.
+		current, err := m.client.CoreV1().Pods(target.Namespace).Get(ctx, target.Name, metav1.GetOptions{})
+		switch {
+		case (apierrors.IsNotFound(err) || err == nil && current.UID != target.UID) && !isStatic(pod):
+			return fmt.Errorf("read status of pod %s/%s: %w", target.Namespace, target.Name, errPodGone)
+		case apierrors.IsNotFound(err) || err == nil && current.UID != target.UID:
+			return nil // the mirror pod is being replaced, as below
+		case err != nil:
+			return fmt.Errorf("read status of pod %s/%s: %w", target.Namespace, target.Name, err)
+		}
+		base = current.Status
+	}
+	keepForeignConditions(&status, base)
 
 	patch, unchanged, err := statusPatch(target.UID, base, status)
 	if err != nil {
@@ -217,23 +234,22 @@ func (m *statusManager) write(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // changedByOthers reports whether the API's copy of the pod (as the
-// kubelet's informer last saw it) holds a status another client wrote
+// kubelet's informer last saw it) may hold a status another client wrote
 // since the kubelet's last write: the node lifecycle controller marks the
 // pods of a node it found not Ready as not Ready themselves, and the
 // kubelet must put its own view back, as upstream's status manager does
-// when it reconciles. The next patch is then made against the API's copy;
-// a copy that merely lags behind the kubelet's last write costs one
-// redundant patch at most.
+// when it reconciles. The next patch is then made against the API's
+// current status; a copy that merely lags behind costs one GET.
 func changedByOthers(api *corev1.Pod, e *statusEntry) bool {
 	return api.ResourceVersion != "" && api.ResourceVersion != e.writtenRV &&
 		!apiequality.Semantic.DeepEqual(api.Status, *e.written)
 }
 
 // keepForeignConditions carries the conditions that others own (a
-// DisruptionTarget, a readiness gate's condition) from the API's status
-// into the kubelet's, as upstream's mergePodStatus: a patch against the
-// API's status must not delete them. A static pod's status has none of
-// its mirror pod's.
+// DisruptionTarget, a readiness gate's condition) from the status a patch
+// is made against into the kubelet's, as upstream's mergePodStatus: the
+// patch must not delete them. A static pod's status has none of its
+// mirror pod's.
 func keepForeignConditions(s *corev1.PodStatus, api corev1.PodStatus) {
 	for _, c := range api.Conditions {
 		if !kubeletConditions[c.Type] && findCondition(s.Conditions, c.Type) == nil {
