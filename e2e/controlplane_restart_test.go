@@ -166,16 +166,25 @@ var _ = Describe("A cluster whose nodes all restart at once", Label("Resilience"
 			Should(ConsistOf(c.Name+"-control-plane", c.Name+"-worker", c.Name+"-worker2"))
 
 		By("waiting for the system pods and the workload to run again")
+		// Running, Ready, and with containers started after the restart:
+		// until its kubelet reports again, a pod's status in the API is
+		// still the one from before.
 		Eventually(func() string {
-			out, _, _ := on("get", "pods", "-A", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
-			var notReady []string
+			out, _, _ := on("get", "pods", "-A", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[*].state.running.startedAt}{"\n"}{end}`)
+			var notBack []string
 			for _, line := range sortedLines(out) {
-				if !strings.HasSuffix(line, " Running True") {
-					notReady = append(notReady, line)
+				f := strings.Fields(line)
+				back := len(f) >= 4 && f[1] == "Running" && f[2] == "True"
+				for _, started := range f[min(3, len(f)):] {
+					at, err := time.Parse(time.RFC3339, started)
+					back = back && err == nil && !at.Before(restarted.Truncate(time.Second))
+				}
+				if !back {
+					notBack = append(notBack, line)
 				}
 			}
-			return strings.Join(notReady, "\n")
-		}).WithTimeout(3*time.Minute).WithPolling(2*time.Second).Should(BeEmpty(), "pods not Running and Ready")
+			return strings.Join(notBack, "\n")
+		}).WithTimeout(3*time.Minute).WithPolling(2*time.Second).Should(BeEmpty(), "pods not Running and Ready with containers started after the restart")
 
 		// The same pods, their containers restarted with their nodes.
 		after := podsOf(on, "app=web")
