@@ -75,7 +75,7 @@ func (w *Workers) syncPod(ctx context.Context, pod *corev1.Pod) (terminal bool, 
 			if _, err := w.updateStatus(ctx, pod, ps, false); err != nil {
 				return false, err
 			}
-			return false, fmt.Errorf("set up volumes of pod %q: %w", kuberuntime.FormatPod(pod), verr)
+			return false, fmt.Errorf("set up volumes of pod %q: %w: %w", kuberuntime.FormatPod(pod), errVolumesNotReady, verr)
 		}
 	}
 

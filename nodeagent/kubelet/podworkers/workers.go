@@ -111,6 +111,25 @@ type podWorker struct {
 	// cancelSync cancels the sync in flight, for a termination that must
 	// not wait for it.
 	cancelSync context.CancelFunc
+
+	// volumeRetry is the wait before the next try after the pod's volumes
+	// failed to set up; zero after a sync that got past them. Touched by
+	// the worker's goroutine only.
+	volumeRetry time.Duration
+}
+
+// errVolumesNotReady marks a sync that stopped at the pod's volumes.
+var errVolumesNotReady = errors.New("volumes not ready")
+
+// Upstream's volume manager retries a failed mount after half a second,
+// doubling the wait each time: a ConfigMap or Secret that appears a moment
+// after its pod (kube-root-ca.crt in a new namespace, say) is mounted a
+// moment later, not at the pod's next resync.
+const firstVolumeRetry = 500 * time.Millisecond
+
+func (w *Workers) nextVolumeRetry(pw *podWorker) time.Duration {
+	pw.volumeRetry = min(max(2*pw.volumeRetry, firstVolumeRetry), w.resync)
+	return pw.volumeRetry
 }
 
 func (pw *podWorker) poke() {
@@ -468,7 +487,7 @@ func (w *Workers) work(ctx context.Context, pw *podWorker) (time.Duration, bool)
 		pw.cancelSync = cancel
 		w.mu.Unlock()
 
-		next, advance, done := w.step(ctx, syncCtx, pod, removed, phase)
+		next, advance, done := w.step(ctx, syncCtx, pw, pod, removed, phase)
 		cancel()
 		w.mu.Lock()
 		pw.cancelSync = nil
@@ -494,7 +513,7 @@ func (w *Workers) work(ctx context.Context, pw *podWorker) (time.Duration, bool)
 
 // step does one phase's work. advance moves the worker to the next phase
 // at once.
-func (w *Workers) step(ctx, syncCtx context.Context, pod *corev1.Pod, removed bool, phase workerPhase) (next time.Duration, advance, done bool) {
+func (w *Workers) step(ctx, syncCtx context.Context, pw *podWorker, pod *corev1.Pod, removed bool, phase workerPhase) (next time.Duration, advance, done bool) {
 	switch phase {
 	case syncing:
 		if removed || pod.DeletionTimestamp != nil || w.isTerminal(pod) {
@@ -512,6 +531,10 @@ func (w *Workers) step(ctx, syncCtx context.Context, pod *corev1.Pod, removed bo
 		if terminal {
 			return 0, true, false
 		}
+		if errors.Is(err, errVolumesNotReady) {
+			return w.nextVolumeRetry(pw), false, false
+		}
+		pw.volumeRetry = 0
 		return w.jittered(), false, false
 	case terminating:
 		if err := w.terminatePod(ctx, pod, removed); err != nil {

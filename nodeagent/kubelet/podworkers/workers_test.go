@@ -526,6 +526,29 @@ func TestFailedMountHoldsPod(t *testing.T) {
 	e.stepUntil("the pod to run", 5*time.Second, e.running(pod, "app"))
 }
 
+// A volume whose ConfigMap appears a moment after the pod is retried
+// within a second, as upstream's volume manager retries, not at the pod's
+// next resync (10 s or more).
+func TestFailedMountIsRetriedWithinASecond(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.volumes.setError(errors.New(`MountVolume.SetUp failed for volume "kube-api-access" : configmap "kube-root-ca.crt" not found`))
+	pod := e.create(newPod("mount-retry"))
+	want := `Warning FailedMount MountVolume.SetUp failed for volume "kube-api-access" : configmap "kube-root-ca.crt" not found`
+	e.waitFor("FailedMount", func() bool { return e.rec.has(want) })
+	e.volumes.setError(nil)
+	running := e.running(pod, "app")
+	for i := 0; i < 10 && !running(); i++ {
+		e.clock.Step(100 * time.Millisecond)
+		for j := 0; j < 25 && !running(); j++ {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if !running() {
+		t.Fatalf("the pod did not run within a second of its volume becoming available; events:\n%s", e.rec.dump())
+	}
+}
+
 func TestStaticPodStatusGoesToMirrorOnceItExists(t *testing.T) {
 	var mirror *corev1.Pod
 	var mu = make(chan struct{}, 1)
