@@ -27,14 +27,6 @@ func PauseImage() string { return "kindish/pause:" + Tag }
 // image and in the component images alike.
 const NodeBinary = "/usr/local/bin/kindish-node"
 
-// Archives inside the node image, in `docker save` format, for
-// `ctr -n k8s.io images import`.
-const (
-	ArchiveDir        = "/kind/images"
-	PauseArchive      = ArchiveDir + "/pause.tar"
-	ComponentsArchive = ArchiveDir + "/components.tar"
-)
-
 // VersionFile holds the kindish version a node image was built for.
 const VersionFile = "/kind/version"
 

@@ -3,6 +3,7 @@ package podworkers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -511,13 +512,20 @@ func TestNetworkNotReadyHoldsPodNetworkPods(t *testing.T) {
 	e.stepUntil("the pod to run", 5*time.Second, e.running(pod, "app"))
 }
 
-func TestFailedMountHoldsPod(t *testing.T) {
+// failingMount starts a node whose volumes fail to set up for want of
+// configMap, creates a pod named name, and waits for its FailedMount.
+func failingMount(t *testing.T, name, volume, configMap string) (*testEnv, *corev1.Pod) {
 	e := newEnv(t)
 	e.start()
-	e.volumes.setError(errors.New(`MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found`))
-	pod := e.create(newPod("mount"))
-	want := `Warning FailedMount MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found`
-	e.waitFor("FailedMount", func() bool { return e.rec.has(want) })
+	msg := fmt.Sprintf(`MountVolume.SetUp failed for volume %q : configmap %q not found`, volume, configMap)
+	e.volumes.setError(errors.New(msg))
+	pod := e.create(newPod(name))
+	e.waitFor("FailedMount", func() bool { return e.rec.has("Warning FailedMount " + msg) })
+	return e, pod
+}
+
+func TestFailedMountHoldsPod(t *testing.T) {
+	e, pod := failingMount(t, "mount", "cfg", "cfg")
 	e.waitFor("ContainerCreating", e.waiting(pod, "app", "ContainerCreating"))
 	if e.phase(pod) != corev1.PodPending || len(e.cri.Sandboxes()) != 0 {
 		t.Errorf("phase %s sandboxes %d", e.phase(pod), len(e.cri.Sandboxes()))
@@ -530,12 +538,7 @@ func TestFailedMountHoldsPod(t *testing.T) {
 // within a second, as upstream's volume manager retries, not at the pod's
 // next resync (10 s or more).
 func TestFailedMountIsRetriedWithinASecond(t *testing.T) {
-	e := newEnv(t)
-	e.start()
-	e.volumes.setError(errors.New(`MountVolume.SetUp failed for volume "kube-api-access" : configmap "kube-root-ca.crt" not found`))
-	pod := e.create(newPod("mount-retry"))
-	want := `Warning FailedMount MountVolume.SetUp failed for volume "kube-api-access" : configmap "kube-root-ca.crt" not found`
-	e.waitFor("FailedMount", func() bool { return e.rec.has(want) })
+	e, pod := failingMount(t, "mount-retry", "kube-api-access", "kube-root-ca.crt")
 	e.volumes.setError(nil)
 	running := e.running(pod, "app")
 	for i := 0; i < 10 && !running(); i++ {
