@@ -111,6 +111,10 @@ type kubelet struct {
 	// the orphan sweep would take it for a pod deleted while the kubelet
 	// was away.
 	podHandler cache.ResourceEventHandlerRegistration
+	// servicesSynced reports the Services informer's first list done:
+	// until then the containers of API pods cannot get their service
+	// variables, and their syncs fail.
+	servicesSynced cache.InformerSynced
 
 	// staticLoaded is closed once the manifest directory was read once.
 	staticLoaded chan struct{}
@@ -160,6 +164,7 @@ func newKubelet(ctx context.Context, o Options, cri *criclient.Client, client ku
 		}))
 	k.podInformer = k.nodePods.Core().V1().Pods().Informer()
 	services := k.shared.Core().V1().Services()
+	k.servicesSynced = services.Informer().HasSynced
 
 	if k.workers, err = newPodWorkers(podWorkersDeps{
 		o: o, cri: cri, client: client, recorder: recorder,
@@ -222,8 +227,8 @@ func (k *kubelet) run(ctx context.Context) error {
 			k.log.Error("the kubelet API stopped", "error", err)
 		}
 	})
-	k.shared.Start(ctx.Done())
-	k.nodePods.Start(ctx.Done())
+	goRun(func() { k.startInformers(ctx) })
+	goRun(func() { k.syncWhenServicesSynced(ctx) })
 	goRun(func() { k.mirrorLoop(ctx) })
 	goRun(func() { k.syncWhenNetworkReady(ctx) })
 	goRun(func() { k.removeOrphansOnce(ctx) })
@@ -232,6 +237,31 @@ func (k *kubelet) run(ctx context.Context) error {
 	k.shared.Shutdown()
 	k.nodePods.Shutdown()
 	return nil
+}
+
+// startInformers starts watching the API once the node is registered,
+// that is once the API server answers. Started earlier, on a node whose
+// kubelet comes up with the control plane, each informer's first list
+// fails and its reflector backs off, exponentially and with jitter: the
+// node's pods, and the Services their containers' variables need, would
+// then arrive seconds after the API server does.
+func (k *kubelet) startInformers(ctx context.Context) {
+	select {
+	case <-k.node.Registered():
+	case <-ctx.Done():
+		return
+	}
+	k.shared.Start(ctx.Done())
+	k.nodePods.Start(ctx.Done())
+}
+
+// syncWhenServicesSynced syncs every pod once the Services are listed: a
+// pod from the API whose sync failed for want of its service variables
+// then starts at once, not at its next periodic sync.
+func (k *kubelet) syncWhenServicesSynced(ctx context.Context) {
+	if cache.WaitForCacheSync(ctx.Done(), k.servicesSynced) {
+		k.workers.SyncAll()
+	}
 }
 
 // staticPodsChanged takes the manifest directory's pods.

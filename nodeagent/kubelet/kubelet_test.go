@@ -100,3 +100,44 @@ func TestRemoveOrphansWaitsForEveryAPIPod(t *testing.T) {
 		}
 	}
 }
+
+// syncAllWorkers records SyncAll calls.
+type syncAllWorkers struct {
+	podWorkers
+	synced chan struct{}
+}
+
+func (w *syncAllWorkers) SyncAll() { w.synced <- struct{}{} }
+
+// A pod from the API cannot start before the Services are listed (its
+// containers' service variables come from them); its failed sync is
+// retried as soon as they are, not at its next periodic sync.
+func TestPodsSyncOnceServicesAreListed(t *testing.T) {
+	client := fake.NewClientset()
+	shared := informers.NewSharedInformerFactory(client, 0)
+	workers := &syncAllWorkers{synced: make(chan struct{}, 1)}
+	k := &kubelet{
+		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		workers:        workers,
+		shared:         shared,
+		servicesSynced: shared.Core().V1().Services().Informer().HasSynced,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer shared.Shutdown()
+	defer cancel()
+	done := make(chan struct{})
+	go func() { k.syncWhenServicesSynced(ctx); close(done) }()
+
+	select {
+	case <-workers.synced:
+		t.Fatal("every pod was synced before the Services were listed")
+	case <-time.After(300 * time.Millisecond):
+	}
+	shared.Start(ctx.Done())
+	select {
+	case <-workers.synced:
+	case <-ctx.Done():
+		t.Fatal("the pods were not synced once the Services were listed")
+	}
+	<-done
+}
