@@ -14,18 +14,26 @@ import (
 )
 
 // The pause and component images travel in the node image as containerd's
-// own content store, as kind's node image carries its images: imported at
-// build time with `ctr import --no-unpack` into the node's
+// own content store and snapshots, as kind's node image carries its
+// images: imported and unpacked at build time into the node's
 // /var/lib/containerd, which Docker copies into each node's volume when it
 // creates the node (a plain file copy, a tenth of a second). A node used
 // to import the archives at every creation instead, several seconds of
-// hashing and syncing on the path to its first pod. The CRI plugin unpacks
-// an image into snapshots when it first creates a container from it; the
-// component images share the layer that holds kindish-node, unpacked once.
+// hashing and syncing on the path to its first pod; and the CRI plugin,
+// given images it has to unpack, unpacked the component layer (the one
+// that holds kindish-node, 70 MB) in every node while its first pods
+// waited, on a machine busy starting the whole cluster.
 //
-// The import needs no snapshotter, so containerd runs on the image's own
-// file system in a container of the freshly built image, and the
-// container is committed as the node image.
+// Once unpacked, the layers' blobs are not needed (containerd's CRI
+// plugin discards them itself with discard_unpacked_layers): they are
+// removed, and the image carries each layer once.
+//
+// containerd runs in a container of the freshly built image, which is
+// then committed as the node image. It unpacks on a tmpfs: a bind mount
+// applies a first layer, and a whiteout (a 0/0 character device) written
+// on the container's own overlay would be taken by Docker's overlay for a
+// deletion. The script refuses layers with whiteouts, which the component
+// images never have, and copies the tree into the image's file system.
 
 // Preloader runs the import in a container of the new image and commits
 // it; *client.Client implements it.
@@ -41,10 +49,13 @@ type Preloader interface {
 // import; the script removes it before the commit.
 const preloadDir = "/kind/preload"
 
+// preloadRoot is containerd's root during the import: a tmpfs.
+const preloadRoot = "/kind/preload-root"
+
 // preloadContainerdConfig runs containerd for the import only: the CRI
 // plugin, which would set up networking and sandboxes, stays off.
 const preloadContainerdConfig = `version = 2
-root = "/var/lib/containerd"
+root = "` + preloadRoot + `"
 state = "/run/containerd-preload"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
@@ -52,18 +63,21 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = "/run/containerd-preload/containerd.sock"
 `
 
-// preloadScript imports every archive into the k8s.io namespace, where
-// the CRI plugin finds images, then stops containerd and removes every
-// trace of the import but the content store and its metadata: the
-// introspection plugin's instance UUID goes too, so that each node's
-// containerd makes its own.
+// preloadScript imports and unpacks every archive into the k8s.io
+// namespace, where the CRI plugin finds images, removes the unpacked
+// layers' blobs, stops containerd and copies its root into the image's
+// /var/lib/containerd, without what belongs to one containerd instance:
+// the introspection plugin's UUID goes, so that each node's containerd
+// makes its own.
 const preloadScript = `set -eu
 dir=` + preloadDir + `
+root=` + preloadRoot + `
 sock=/run/containerd-preload/containerd.sock
+ctr() { command ctr --address "$sock" --namespace k8s.io "$@"; }
 containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
 pid=$!
 tries=0
-until ctr --address "$sock" version >/dev/null 2>&1; do
+until ctr version >/dev/null 2>&1; do
   tries=$((tries + 1))
   if [ "$tries" -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
     echo "containerd did not start:" >&2
@@ -73,12 +87,26 @@ until ctr --address "$sock" version >/dev/null 2>&1; do
   sleep 0.05
 done
 for a in "$dir"/*.tar; do
-  ctr --address "$sock" --namespace k8s.io images import --no-unpack --all-platforms "$a" >/dev/null
+  ctr images import --all-platforms --snapshotter overlayfs "$a" >/dev/null
 done
+layers=$(ctr content ls | awk 'NR > 1 && /containerd.io\/uncompressed=/ { print $1 }')
+[ -n "$layers" ] || { echo "no unpacked layers after the import" >&2; exit 1; }
+ctr content rm $layers >/dev/null
 kill "$pid"
 wait "$pid" || true
-rm -rf "$dir" /run/containerd-preload /var/lib/containerd/tmpmounts \
-  /var/lib/containerd/io.containerd.grpc.v1.introspection
+whiteouts=$(find "$root" -type c | head -5)
+if [ -n "$whiteouts" ]; then
+  echo "an image layer has whiteouts, which the node image cannot carry unpacked:" >&2
+  echo "$whiteouts" >&2
+  exit 1
+fi
+for l in $layers; do
+  rm -f "$root/io.containerd.content.v1.content/blobs/sha256/${l#sha256:}"
+done
+rm -rf "$root/tmpmounts" "$root/io.containerd.grpc.v1.introspection"
+mkdir -p /var/lib/containerd
+cp -a "$root/." /var/lib/containerd/
+rm -rf "$dir" /run/containerd-preload
 `
 
 // preloadFiles are what the import container gets: the archives, the
@@ -102,7 +130,13 @@ func (b *builder) preload(ctx context.Context, builtID string, archives archiveP
 		Entrypoint: []string{"/bin/sh", preloadDir + "/preload.sh"},
 		// containerd talks to nobody: the archives are local.
 		NetworkDisabled: true,
-	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	}, &container.HostConfig{
+		NetworkMode: "none",
+		// containerd bind-mounts a snapshot to apply a first layer.
+		CapAdd:      []string{"SYS_ADMIN"},
+		SecurityOpt: []string{"apparmor=unconfined"},
+		Tmpfs:       map[string]string{preloadRoot: ""},
+	}, nil, nil, "")
 	if err != nil {
 		return "", fmt.Errorf("preload images: create container: %w", err)
 	}
@@ -130,7 +164,7 @@ func (b *builder) preload(ctx context.Context, builtID string, archives archiveP
 
 	committed, err := b.docker.ContainerCommit(ctx, created.ID, container.CommitOptions{
 		Reference: b.opts.Image,
-		Comment:   "the pause and component images, imported into containerd",
+		Comment:   "the pause and component images, imported and unpacked into containerd",
 		// The container ran the script; the image runs the init again.
 		Changes: []string{`ENTRYPOINT ["` + entrypoint + `"]`, `CMD []`},
 	})
