@@ -87,10 +87,15 @@ func kindnetPodSpec(p Params) corev1.PodSpec {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: t}}}
 	}
 	privileged := false
-	resources := corev1.ResourceList{
+	// kind's requests and memory limit. kind also limits the CPU to its
+	// request; kindnetd here is the multi-call kindish-node, and a 100m
+	// quota stretched its start (Go runtime, API client, first list) to
+	// over two seconds, all of them on the path to the node's Ready.
+	requests := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("100m"),
 		corev1.ResourceMemory: resource.MustParse("50Mi"),
 	}
+	limits := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("50Mi")}
 	return corev1.PodSpec{
 		// Routes and the CNI configuration are the node's own.
 		HostNetwork: true,
@@ -109,7 +114,7 @@ func kindnetPodSpec(p Params) corev1.PodSpec {
 				{Name: "xtables-lock", MountPath: "/run/xtables.lock", ReadOnly: false},
 				{Name: "lib-modules", MountPath: "/lib/modules", ReadOnly: true},
 			},
-			Resources: corev1.ResourceRequirements{Requests: resources, Limits: resources.DeepCopy()},
+			Resources: corev1.ResourceRequirements{Requests: requests, Limits: limits},
 			SecurityContext: &corev1.SecurityContext{
 				Privileged: &privileged,
 				// Routes and nat rules need NET_ADMIN; NET_RAW is kind's too.

@@ -175,16 +175,18 @@ func TestKindnetdAddonObjects(t *testing.T) {
 		}
 	})
 
-	t.Run("it is unprivileged with NET_RAW and NET_ADMIN, within kind's resources", func(t *testing.T) {
+	t.Run("it is unprivileged with NET_RAW and NET_ADMIN, with kind's requests and memory limit and no CPU quota", func(t *testing.T) {
 		sc := c.SecurityContext
 		if sc == nil || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
 			!slices.Equal(sc.Capabilities.Add, []corev1.Capability{"NET_RAW", "NET_ADMIN"}) {
 			t.Errorf("securityContext %+v", sc)
 		}
-		for name, list := range map[string]corev1.ResourceList{"requests": c.Resources.Requests, "limits": c.Resources.Limits} {
-			if !list.Cpu().Equal(resource.MustParse("100m")) || !list.Memory().Equal(resource.MustParse("50Mi")) {
-				t.Errorf("%s cpu %v memory %v, want 100m and 50Mi", name, list.Cpu(), list.Memory())
-			}
+		req, lim := c.Resources.Requests, c.Resources.Limits
+		if !req.Cpu().Equal(resource.MustParse("100m")) || !req.Memory().Equal(resource.MustParse("50Mi")) {
+			t.Errorf("requests cpu %v memory %v, want 100m and 50Mi", req.Cpu(), req.Memory())
+		}
+		if _, ok := lim[corev1.ResourceCPU]; ok || !lim.Memory().Equal(resource.MustParse("50Mi")) {
+			t.Errorf("limits %v, want memory 50Mi and no CPU limit", lim)
 		}
 	})
 }
