@@ -130,9 +130,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := srv.ReconcileKubernetesService(ctx, advertise, o.SecurePort); err != nil {
 		log.Warn("the kubernetes service could not be written yet", "error", err)
 	}
-	// Building the OpenAPI documents and the first lists leave tens of
-	// megabytes of garbage; hand them back to the system now rather than
-	// over the scavenger's next minutes, so that an idle server is small.
+	// Starting leaves megabytes of garbage; hand them back to the system
+	// now rather than over the scavenger's next minutes, so that an idle
+	// server is small.
 	debug.FreeOSMemory()
 	httpServer := &http.Server{
 		Handler:           srv,

@@ -127,10 +127,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build discovery: %w", err)
 	}
-	oapi, err := openapi.Build(cfg.Resources)
-	if err != nil {
-		return nil, fmt.Errorf("build openapi: %w", err)
-	}
+	// Built on first request: see openapi.Lazy.
+	oapi := openapi.NewLazy(cfg.Resources)
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		s.mux.HandleFunc(p, s.health)
 		s.mux.HandleFunc(p+"/", s.health)

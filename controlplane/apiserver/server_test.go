@@ -473,3 +473,37 @@ func TestGenerationsFollowUpstreamRulesPerKind(t *testing.T) {
 		t.Errorf("an endpoint slice's change left generation %d, want 2", es.Generation)
 	}
 }
+
+// The OpenAPI documents are built on first request: the server's whole
+// resource table must be describable, one v3 document per group-version
+// that discovery lists, and the v2 document must parse.
+func TestOpenAPIDescribesEveryGroupVersion(t *testing.T) {
+	env := apiservertest.Start(t)
+	paths, err := env.Client.Discovery().OpenAPIV3().Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := env.Client.Discovery().ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups {
+		for _, v := range g.Versions {
+			name := "apis/" + v.GroupVersion
+			if g.Name == "" {
+				name = "api/" + v.Version
+			}
+			gv, ok := paths[name]
+			if !ok {
+				t.Errorf("no OpenAPI v3 document for %s", name)
+				continue
+			}
+			if _, err := gv.Schema("application/json"); err != nil {
+				t.Errorf("OpenAPI v3 document %s: %v", name, err)
+			}
+		}
+	}
+	if _, err := env.Client.Discovery().OpenAPISchema(); err != nil {
+		t.Errorf("OpenAPI v2: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -586,6 +587,60 @@ func TestDocumentsGoOutCompressedOnlyToClientsThatAcceptGzip(t *testing.T) {
 		}
 		if rec.Header().Get("Etag") != plain.Header().Get("Etag") {
 			t.Errorf("the ETag differs between encodings of one document")
+		}
+	}
+}
+
+// The lazy handler builds on the first request, once, and answers as the
+// documents do; concurrent first requests share the one build.
+func TestLazyBuildsOnFirstRequest(t *testing.T) {
+	lazy := openapi.NewLazy(discoverytest.Resources())
+	srv := httptest.NewServer(lazy)
+	t.Cleanup(srv.Close)
+	want := documents(t).V2()
+
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			resp, err := http.Get(srv.URL + "/openapi/v2")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET /openapi/v2: %s", resp.Status)
+			}
+		})
+	}
+	wg.Wait()
+	docs, err := lazy.Documents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := docs.V2(); !reflect.DeepEqual(got.Paths, want.Paths) || !reflect.DeepEqual(got.Definitions, want.Definitions) {
+		t.Error("the lazy handler's v2 document differs from Build's")
+	}
+}
+
+// A table that cannot be described is an internal error in the API's
+// Status shape, at every request.
+func TestLazyReportsABuildFailure(t *testing.T) {
+	broken := discoverytest.Resources()
+	broken[0].New = nil
+	srv := httptest.NewServer(openapi.NewLazy(broken))
+	t.Cleanup(srv.Close)
+	for range 2 {
+		resp, err := http.Get(srv.URL + "/openapi/v3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var st metav1.Status
+		if resp.StatusCode != http.StatusInternalServerError || json.Unmarshal(body, &st) != nil ||
+			st.Kind != "Status" || st.Reason != metav1.StatusReasonInternalError || !strings.Contains(st.Message, "has no New") {
+			t.Fatalf("GET /openapi/v3 of a broken table: %s %s", resp.Status, body)
 		}
 	}
 }
