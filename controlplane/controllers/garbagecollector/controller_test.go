@@ -11,12 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kindish/kindish/controlplane/apiserver/apiservertest"
 )
@@ -324,4 +326,44 @@ func TestCollectorAgainstAPIServer(t *testing.T) {
 			t.Errorf("owner in its own namespace: %v", err)
 		}
 	})
+}
+
+// handlerWaitingInformer stands for a shared informer that is shutting
+// down: removing a handler waits for its handlers' calls in flight, and
+// the one in flight reads the collector's monitors.
+type handlerWaitingInformer struct {
+	cache.SharedIndexInformer
+	handlerInFlight func()
+}
+
+func (i handlerWaitingInformer) RemoveEventHandler(cache.ResourceEventHandlerRegistration) error {
+	i.handlerInFlight()
+	return nil
+}
+
+// A collector stopping removes its handlers from the shared informers,
+// which may be stopping too and wait for every handler call in flight;
+// such a call reads the collector's monitors. Holding the monitors' lock
+// while removing the handlers deadlocked the controller manager's
+// shutdown.
+func TestStopMonitorsDoesNotHoldItsLockWhileRemovingHandlers(t *testing.T) {
+	c := &Controller{monitors: map[schema.GroupVersionResource]*monitor{}}
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	var reg cache.ResourceEventHandlerRegistration = struct {
+		cache.ResourceEventHandlerRegistration
+	}{}
+	c.monitors[gvr] = &monitor{
+		informer:     handlerWaitingInformer{handlerInFlight: func() { c.monitorList() }},
+		registration: reg,
+	}
+	stopped := make(chan struct{})
+	go func() { c.stopMonitors(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stopMonitors waited on a handler that waits on the monitors' lock")
+	}
+	if len(c.monitorList()) != 0 {
+		t.Errorf("monitors left after stopMonitors: %d", len(c.monitorList()))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -175,6 +176,10 @@ func (m *monitor) close() {
 // resources are watched, vanished ones no longer. A group discovery could
 // not read keeps its monitors, as upstream, rather than forgetting every
 // object of it.
+//
+// Handlers are added to and removed from informers without c.mu held: an
+// informer that is shutting down holds its handlers' lock until every
+// handler has returned, and the handlers take c.mu.
 func (c *Controller) resyncMonitors(ctx context.Context) error {
 	lists, discoveryErr := c.discover()
 	if len(lists) == 0 && discoveryErr != nil {
@@ -197,24 +202,37 @@ func (c *Controller) resyncMonitors(ctx context.Context) error {
 		}
 	}
 	c.kinds = byKind
-	var errs []error
-	for gvr, r := range watchable {
-		if _, ok := c.monitors[gvr]; ok {
-			continue
+	var gone []*monitor
+	for gvr, m := range c.monitors {
+		if _, ok := watchable[gvr]; !ok {
+			gone = append(gone, m)
+			delete(c.monitors, gvr)
 		}
+	}
+	added := map[schema.GroupVersionResource]resource{}
+	for gvr, r := range watchable {
+		if _, ok := c.monitors[gvr]; !ok {
+			added[gvr] = r
+		}
+	}
+	c.mu.Unlock()
+
+	for _, m := range gone {
+		m.close()
+	}
+	var errs []error
+	created := map[schema.GroupVersionResource]*monitor{}
+	for gvr, r := range added {
 		m, err := c.newMonitor(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		c.monitors[gvr] = m
+		created[gvr] = m
 	}
-	for gvr, m := range c.monitors {
-		if _, ok := watchable[gvr]; !ok {
-			m.close()
-			delete(c.monitors, gvr)
-		}
-	}
+
+	c.mu.Lock()
+	maps.Copy(c.monitors, created)
 	startShared := false
 	for _, m := range c.monitors {
 		if m.started {
@@ -245,13 +263,15 @@ func (c *Controller) resyncMonitors(ctx context.Context) error {
 	return nil
 }
 
-// stopMonitors ends every monitor, when the collector stops.
+// stopMonitors ends every monitor, when the collector stops; without c.mu
+// held while it removes their handlers (see resyncMonitors).
 func (c *Controller) stopMonitors() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for gvr, m := range c.monitors {
+	monitors := c.monitors
+	c.monitors = map[schema.GroupVersionResource]*monitor{}
+	c.mu.Unlock()
+	for _, m := range monitors {
 		m.close()
-		delete(c.monitors, gvr)
 	}
 }
 
