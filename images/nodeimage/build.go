@@ -2,7 +2,7 @@
 // without an image registry: a Debian base made by debootstrap and imported
 // into Docker (built once per recipe and kept), on top of it one layer
 // with kindish's own binaries and the containerd configuration, and one
-// with the pause and component images in containerd's content store
+// with the pause and component images in containerd's store, unpacked
 // (preload.go).
 //
 // The Debian base is one recipe (Base) of many: EnsureBase and

@@ -21,8 +21,8 @@ disabled_plugins = []
 
 [plugins."io.containerd.grpc.v1.cri"]
   # Nothing can be pulled where kindish runs: the pause image travels in the
-  # node image, imported into this containerd's content store when the
-  # image was built, and is unpacked for the first sandbox.
+  # node image, imported into this containerd's store and unpacked when
+  # the image was built.
   sandbox_image = "{{.SandboxImage}}"
   # Nodes may lack CAP_SYS_RESOURCE, so they cannot raise oom_score_adj;
   # without this every sandbox fails as the pause process asks for -998.

@@ -120,8 +120,8 @@ func preloadFiles(archives archivePaths) []archive.File {
 	}
 }
 
-// preload imports the archives into the content store of a container of
-// the built image builtID and commits it as the node image, with the
+// preload imports and unpacks the archives into containerd's store in a
+// container of the built image builtID and commits it as the node image, with the
 // labels and entrypoint the build gave. It returns the committed image's
 // ID.
 func (b *builder) preload(ctx context.Context, builtID string, archives archivePaths) (string, error) {
