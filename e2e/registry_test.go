@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -32,8 +34,8 @@ var _ = Describe("The image registry", Label("Workloads"), func() {
 		waitForPodReady("nginx")
 		// nginx:latest is pulled, not taken from the node's store: the
 		// registry has it under docker.io/library/nginx.
-		events := mustKubectl("get", "events", "--field-selector", "involvedObject.name=nginx", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
-		Expect(events).To(MatchRegexp(`Pulled: Successfully pulled image "nginx" in \S+`))
+		Eventually(func() string { return podEvents("nginx") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
+			Should(MatchRegexp(`Pulled: Successfully pulled image "nginx" in \S+`))
 
 		Expect(fetchThroughPod(kubectl, "http://nginx.default.svc.cluster.local/")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
 		Expect(mustKubectl("logs", "nginx")).To(MatchRegexp(`"GET / HTTP/1\.1" 200 \d+ "-" "Wget"`))
@@ -51,7 +53,14 @@ var _ = Describe("The image registry", Label("Workloads"), func() {
 		// holds the image: the pod starts only if the registry still has it.
 		applyManifest(pullingPod("after-restart", "busybox"))
 		waitForPodReady("after-restart")
-		events := mustKubectl("get", "events", "--field-selector", "involvedObject.name=after-restart", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
-		Expect(events).To(MatchRegexp(`Pulled: Successfully pulled image "busybox" in \S+`))
+		Eventually(func() string { return podEvents("after-restart") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
+			Should(MatchRegexp(`Pulled: Successfully pulled image "busybox" in \S+`))
 	})
 })
+
+// podEvents lists a pod's events as "reason: message" lines. The kubelet
+// writes its events apart from the pod's status, as upstream's does: one
+// may reach the API a moment after the pod turned Ready.
+func podEvents(name string) string {
+	return mustKubectl("get", "events", "--field-selector", "involvedObject.name="+name, "-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
+}

@@ -157,7 +157,15 @@ var _ = Describe("The source documents' walkthrough", Label("Seeds"), Ordered, f
 	It("creates myapp-pod from its file and describes it", func() {
 		Expect(k("create", "-f", file("my-pod.yml", seedPod))).To(Equal("pod/myapp-pod created\n"))
 		waitFor("condition=Ready", "pod/myapp-pod")
-		out := k("describe", "pod", "myapp-pod")
+		// The kubelet reports the container's start as an event, written
+		// apart from the pod's status, as upstream's does: it may reach
+		// the API a moment after the pod turned Ready.
+		var out string
+		Eventually(func() string {
+			out = k("describe", "pod", "myapp-pod")
+			return out
+		}).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
+			Should(MatchRegexp(`(?m)^\s+Normal\s+Started\s+.*Started container nginx-container$`))
 		Expect(out).To(MatchRegexp(`(?m)^Name:\s+myapp-pod$`))
 		Expect(out).To(MatchRegexp(`(?m)^Node:\s+e2e-seeds-worker/172\.`))
 		Expect(out).To(MatchRegexp(`(?m)^Labels:\s+app=myapp\n\s+type=front-end$`))
