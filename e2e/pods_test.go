@@ -138,9 +138,10 @@ var _ = Describe("Pods", Label("Workloads"), func() {
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal("1"))
 		Expect(podField("full", "{.status.containerStatuses[0].lastState.terminated.containerID}")).To(Equal(first))
 		Expect(podField("full", "{.status.containerStatuses[0].containerID}")).NotTo(Equal(first))
-		events := mustKubectl("get", "events", "--field-selector", "involvedObject.name=full", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
-		Expect(events).To(ContainSubstring("Unhealthy: Liveness probe failed"))
-		Expect(events).To(ContainSubstring("Killing: Container main failed liveness probe, will be restarted"))
+		Eventually(func() string { return podEvents("full") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
+			Should(And(
+				ContainSubstring("Unhealthy: Liveness probe failed"),
+				ContainSubstring("Killing: Container main failed liveness probe, will be restarted")))
 		waitForPodReady("full")
 	})
 
@@ -175,9 +176,10 @@ var _ = Describe("Pods", Label("Workloads"), func() {
 		Eventually(func() string {
 			return podField("absent", "{.status.containerStatuses[0].state.waiting.reason}")
 		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Equal("ImagePullBackOff"))
-		events := mustKubectl("get", "events", "--field-selector", "involvedObject.name=absent", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}")
-		Expect(events).To(ContainSubstring(`Failed: Failed to pull image "kindish-e2e/absent:v1"`))
-		Expect(events).To(ContainSubstring("BackOff: Back-off pulling image"))
+		Eventually(func() string { return podEvents("absent") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
+			Should(And(
+				ContainSubstring(`Failed: Failed to pull image "kindish-e2e/absent:v1"`),
+				ContainSubstring("BackOff: Back-off pulling image")))
 	})
 
 	It("serve logs, exec and port-forward through kubectl", func() {
