@@ -36,6 +36,16 @@ func podField(pod, jsonpath string) string {
 	return out
 }
 
+// eventuallyPodEvents polls a pod's events, as "reason: message" lines,
+// for up to 30 s. The kubelet writes its events apart from the pod's
+// status, as upstream's does: one may reach the API a moment after the
+// status it goes with.
+func eventuallyPodEvents(pod string) AsyncAssertion {
+	return EventuallyWithOffset(1, func() string {
+		return mustKubectl("get", "events", "--field-selector", "involvedObject.name="+pod, "-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
+	}).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond)
+}
+
 func waitForPodReady(pod string) {
 	_, stderr, code := kubectl("wait", "--for=condition=Ready", "pod/"+pod, "--timeout=2m")
 	ExpectWithOffset(1, code).To(Equal(0), "pod %s not Ready: %s\n%s", pod, stderr, describePod(pod))
@@ -138,10 +148,9 @@ var _ = Describe("Pods", Label("Workloads"), func() {
 		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Equal("1"))
 		Expect(podField("full", "{.status.containerStatuses[0].lastState.terminated.containerID}")).To(Equal(first))
 		Expect(podField("full", "{.status.containerStatuses[0].containerID}")).NotTo(Equal(first))
-		Eventually(func() string { return podEvents("full") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
-			Should(And(
-				ContainSubstring("Unhealthy: Liveness probe failed"),
-				ContainSubstring("Killing: Container main failed liveness probe, will be restarted")))
+		eventuallyPodEvents("full").Should(And(
+			ContainSubstring("Unhealthy: Liveness probe failed"),
+			ContainSubstring("Killing: Container main failed liveness probe, will be restarted")))
 		waitForPodReady("full")
 	})
 
@@ -176,10 +185,9 @@ var _ = Describe("Pods", Label("Workloads"), func() {
 		Eventually(func() string {
 			return podField("absent", "{.status.containerStatuses[0].state.waiting.reason}")
 		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Equal("ImagePullBackOff"))
-		Eventually(func() string { return podEvents("absent") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
-			Should(And(
-				ContainSubstring(`Failed: Failed to pull image "kindish-e2e/absent:v1"`),
-				ContainSubstring("BackOff: Back-off pulling image")))
+		eventuallyPodEvents("absent").Should(And(
+			ContainSubstring(`Failed: Failed to pull image "kindish-e2e/absent:v1"`),
+			ContainSubstring("BackOff: Back-off pulling image")))
 	})
 
 	It("serve logs, exec and port-forward through kubectl", func() {

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -34,8 +32,7 @@ var _ = Describe("The image registry", Label("Workloads"), func() {
 		waitForPodReady("nginx")
 		// nginx:latest is pulled, not taken from the node's store: the
 		// registry has it under docker.io/library/nginx.
-		Eventually(func() string { return podEvents("nginx") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
-			Should(MatchRegexp(`Pulled: Successfully pulled image "nginx" in \S+`))
+		eventuallyPodEvents("nginx").Should(MatchRegexp(`Pulled: Successfully pulled image "nginx" in \S+`))
 
 		Expect(fetchThroughPod(kubectl, "http://nginx.default.svc.cluster.local/")).To(ContainSubstring("<title>Welcome to nginx!</title>"))
 		Expect(mustKubectl("logs", "nginx")).To(MatchRegexp(`"GET / HTTP/1\.1" 200 \d+ "-" "Wget"`))
@@ -53,14 +50,6 @@ var _ = Describe("The image registry", Label("Workloads"), func() {
 		// holds the image: the pod starts only if the registry still has it.
 		applyManifest(pullingPod("after-restart", "busybox"))
 		waitForPodReady("after-restart")
-		Eventually(func() string { return podEvents("after-restart") }).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).
-			Should(MatchRegexp(`Pulled: Successfully pulled image "busybox" in \S+`))
+		eventuallyPodEvents("after-restart").Should(MatchRegexp(`Pulled: Successfully pulled image "busybox" in \S+`))
 	})
 })
-
-// podEvents lists a pod's events as "reason: message" lines. The kubelet
-// writes its events apart from the pod's status, as upstream's does: one
-// may reach the API a moment after the pod turned Ready.
-func podEvents(name string) string {
-	return mustKubectl("get", "events", "--field-selector", "involvedObject.name="+name, "-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
-}

@@ -173,7 +173,6 @@ var _ = Describe("The source documents' walkthrough", Label("Seeds"), Ordered, f
 		Expect(out).To(MatchRegexp(`(?m)^IP:\s+10\.244\.`))
 		Expect(out).To(MatchRegexp(`(?m)^\s+nginx-container:\n\s+Container ID:\s+containerd://[0-9a-f]{64}\n\s+Image:\s+nginx\n`))
 		Expect(out).To(MatchRegexp(`(?m)^\s+Normal\s+Scheduled\s+.*Successfully assigned default/myapp-pod to e2e-seeds-worker$`))
-		Expect(out).To(MatchRegexp(`(?m)^\s+Normal\s+Started\s+.*Started container nginx-container$`))
 	})
 
 	It("scales a ReplicaSet with `kubectl scale --replicas=6 -f` and back with `kubectl replace -f`", func() {
