@@ -111,10 +111,6 @@ type kubelet struct {
 	// the orphan sweep would take it for a pod deleted while the kubelet
 	// was away.
 	podHandler cache.ResourceEventHandlerRegistration
-	// servicesSynced reports the Services informer's first list done:
-	// until then the containers of API pods cannot get their service
-	// variables, and their syncs fail.
-	servicesSynced cache.InformerSynced
 
 	// staticLoaded is closed once the manifest directory was read once.
 	staticLoaded chan struct{}
@@ -164,7 +160,6 @@ func newKubelet(ctx context.Context, o Options, cri *criclient.Client, client ku
 		}))
 	k.podInformer = k.nodePods.Core().V1().Pods().Informer()
 	services := k.shared.Core().V1().Services()
-	k.servicesSynced = services.Informer().HasSynced
 
 	if k.workers, err = newPodWorkers(podWorkersDeps{
 		o: o, cri: cri, client: client, recorder: recorder,
@@ -255,11 +250,12 @@ func (k *kubelet) startInformers(ctx context.Context) {
 	k.nodePods.Start(ctx.Done())
 }
 
-// syncWhenServicesSynced syncs every pod once the Services are listed: a
-// pod from the API whose sync failed for want of its service variables
-// then starts at once, not at its next periodic sync.
+// syncWhenServicesSynced syncs every pod once the Services are listed:
+// until then the containers of API pods cannot get their service
+// variables and their syncs fail; such a pod then starts at once, not at
+// its next periodic sync.
 func (k *kubelet) syncWhenServicesSynced(ctx context.Context) {
-	if cache.WaitForCacheSync(ctx.Done(), k.servicesSynced) {
+	if cache.WaitForCacheSync(ctx.Done(), k.shared.Core().V1().Services().Informer().HasSynced) {
 		k.workers.SyncAll()
 	}
 }

@@ -115,12 +115,12 @@ func (w *syncAllWorkers) SyncAll() { w.synced <- struct{}{} }
 func TestPodsSyncOnceServicesAreListed(t *testing.T) {
 	client := fake.NewClientset()
 	shared := informers.NewSharedInformerFactory(client, 0)
+	shared.Core().V1().Services().Informer() // as the pod workers ask for it
 	workers := &syncAllWorkers{synced: make(chan struct{}, 1)}
 	k := &kubelet{
-		log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		workers:        workers,
-		shared:         shared,
-		servicesSynced: shared.Core().V1().Services().Informer().HasSynced,
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		workers: workers,
+		shared:  shared,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer shared.Shutdown()
