@@ -100,6 +100,8 @@ if [ -n "$whiteouts" ]; then
   echo "$whiteouts" >&2
   exit 1
 fi
+# containerd deletes a removed blob's file at its next garbage collection,
+# which this instance does not live to run.
 for l in $layers; do
   rm -f "$root/io.containerd.content.v1.content/blobs/sha256/${l#sha256:}"
 done
