@@ -86,33 +86,25 @@ func main() {
 }
 
 func (b *bench) run(ctx context.Context, cold bool) error {
-	if b.only.has(groupImage) {
-		if err := b.nodeImage(ctx, cold); err != nil {
-			return err
-		}
+	measure := map[string]func(context.Context) error{
+		groupImage:     func(ctx context.Context) error { return b.nodeImage(ctx, cold) },
+		groupCluster:   b.clusterLifecycle,
+		groupPods:      b.podStartup,
+		groupAPIServer: b.apiServer,
+		groupNetwork:   b.network,
+		groupScheduler: b.schedulerBench,
 	}
-	if b.only.has(groupCluster) {
-		if err := b.clusterLifecycle(ctx); err != nil {
-			return err
+	for _, g := range figureGroups {
+		if !b.only.has(g) {
+			continue
 		}
-	}
-	if b.only.has(groupPods) {
-		if err := b.podStartup(ctx); err != nil {
-			return err
+		start := time.Now()
+		err := measure[g](ctx)
+		// A run's length is part of what it costs: say where it went.
+		fmt.Fprintf(os.Stderr, "bench: %s group took %s\n", g, time.Since(start).Round(time.Second))
+		if err != nil {
+			return fmt.Errorf("%s group: %w", g, err)
 		}
-	}
-	if b.only.has(groupAPIServer) {
-		if err := b.apiServer(ctx); err != nil {
-			return err
-		}
-	}
-	if b.only.has(groupNetwork) {
-		if err := b.network(ctx); err != nil {
-			return err
-		}
-	}
-	if b.only.has(groupScheduler) {
-		return b.schedulerBench(ctx)
 	}
 	return nil
 }
