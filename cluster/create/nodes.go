@@ -12,6 +12,7 @@ import (
 	"github.com/kindish/kindish/cluster/kubeconfig"
 	"github.com/kindish/kindish/cluster/pki"
 	"github.com/kindish/kindish/cluster/provider"
+	nodeinit "github.com/kindish/kindish/nodeagent/init"
 )
 
 // APIServerPort is the port the API server listens on inside its node.
@@ -43,7 +44,8 @@ func ensureImages(ctx context.Context, c *Context) error {
 }
 
 // createNodes plans names and addresses, generates the PKI for them, and
-// creates every node container in parallel with its files already inside.
+// creates and starts every node container in parallel, its files copied in
+// as it boots.
 func createNodes(ctx context.Context, c *Context) error {
 	cfg := c.Options.Config
 	network, err := c.Provider.EnsureNetwork(ctx)
@@ -144,6 +146,7 @@ func nodeSpec(c *Context, n PlannedNode, publishAPIServer bool) (provider.NodeSp
 	if spec.Files, err = c.PKI.NodeTar(n.Name, extra); err != nil {
 		return spec, fmt.Errorf("files for node %s: %w", n.Name, err)
 	}
+	spec.FilesCopied = nodeinit.FilesCopiedFile
 	return spec, nil
 }
 

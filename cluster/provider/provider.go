@@ -58,9 +58,12 @@ type NodeSpec struct {
 	IP      netip.Addr
 	Ports   []PortMapping
 	Mounts  []Mount
-	// Files is a tar archive extracted at / before the node starts, so that
-	// its PID 1 finds its certificates and configuration at boot.
-	Files []byte
+	// Files is a tar archive extracted at / once the node has started;
+	// then an empty file is written at FilesCopied, so that its PID 1
+	// knows they are all in. The node boots meanwhile (Docker's start is
+	// the longest part of a create): only what reads the files waits.
+	Files       []byte
+	FilesCopied string
 }
 
 // Network is the engine network all nodes share.
@@ -83,7 +86,7 @@ type Provider interface {
 	EnsureNetwork(ctx context.Context) (Network, error)
 	// AllocateIPs picks n free addresses on the network for new nodes.
 	AllocateIPs(ctx context.Context, network Network, n int) ([]netip.Addr, error)
-	// CreateNode creates, fills and starts a node container.
+	// CreateNode creates and starts a node container and fills it.
 	CreateNode(ctx context.Context, spec NodeSpec) error
 	// WaitForLogLine waits until the node's PID 1 prints a line containing
 	// line, which is how the host learns that a node finished a boot step.

@@ -29,12 +29,14 @@ func runInit(ctx context.Context, args []string) error {
 	if pid := os.Getpid(); pid != 1 && !*notPID1 {
 		return fmt.Errorf("init runs as PID 1 of a node container, and this is PID %d (see -not-pid1)", pid)
 	}
-	kubeletArgs, ok, err := nodeinit.ReadKubeletFlags(nodeinit.KubeletFlagsFile)
-	if err != nil {
-		return err
-	}
-	if ok {
-		cfg.Services = append(cfg.Services, nodeinit.KubeletService(kubeletArgs))
+	// The kubelet's flags are among the files the host copies in once
+	// the node runs.
+	cfg.NeedFiles = func() ([]nodeinit.Service, error) {
+		kubeletArgs, ok, err := nodeinit.ReadKubeletFlags(nodeinit.KubeletFlagsFile)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return []nodeinit.Service{nodeinit.KubeletService(kubeletArgs)}, nil
 	}
 	return nodeinit.New(cfg).Run(ctx)
 }

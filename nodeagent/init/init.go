@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -55,6 +56,14 @@ type Config struct {
 	// Services start in order; each one with a readiness check must be
 	// ready before the next starts.
 	Services []Service
+	// FilesCopied is the file the host writes once it has copied the
+	// node's own files in (certificates, kubeconfigs, the kubelet's
+	// flags). The host starts the node first and copies them while
+	// containerd boots, so only what reads them waits: once FilesCopied
+	// exists, NeedFiles returns those services (the kubelet), which start
+	// after Services. A nil NeedFiles skips the wait.
+	FilesCopied string
+	NeedFiles   func() ([]Service, error)
 	// Images are imported once the service they name in After is ready.
 	Images ImageImport
 	// ReadyTimeout bounds the wait for each service's readiness; a service
@@ -138,8 +147,13 @@ const (
 	ctrPath          = "/usr/bin/ctr"
 )
 
+// FilesCopiedFile is the host's sign that a node's files are all in. It
+// lives on the container's own file system, as the files do, so that a
+// restarted node finds it and does not wait.
+const FilesCopiedFile = "/kind/files-copied"
+
 // DefaultConfig is the init of a real node, with containerd as its only
-// service; callers append the kubelet.
+// service; callers set NeedFiles to run the kubelet.
 func DefaultConfig() Config {
 	return Config{
 		LogDir:        "/var/log/kindish",
@@ -159,7 +173,8 @@ func DefaultConfig() Config {
 			IPTablesSave:    "/usr/sbin/iptables-nft-save",
 			IPTablesRestore: "/usr/sbin/iptables-nft-restore",
 		},
-		Services: []Service{ContainerdService()},
+		Services:    []Service{ContainerdService()},
+		FilesCopied: FilesCopiedFile,
 		Images: ImageImport{
 			Dir:       "/kind/images",
 			After:     "containerd",
@@ -281,30 +296,79 @@ func (in *Init) Run(ctx context.Context) error {
 }
 
 // bringUp starts the services in order, waits for each one's readiness and
-// imports the images once their runtime is ready. It returns the
+// imports the images once their runtime is ready; then, once the host has
+// copied the node's files in, the services that need them. It returns the
 // supervisors it started, also on error, so that they can be stopped.
 func (in *Init) bringUp(ctx context.Context, r *reaper) ([]*supervisor, error) {
 	var sups []*supervisor
-	for _, svc := range in.cfg.Services {
-		sup := newSupervisor(svc, in.cfg.LogDir, in.cfg.Backoff, r, in.log)
-		go sup.run()
-		sups = append(sups, sup)
+	start := func(services []Service) error {
+		for _, svc := range services {
+			sup := newSupervisor(svc, in.cfg.LogDir, in.cfg.Backoff, r, in.log)
+			go sup.run()
+			sups = append(sups, sup)
 
-		if svc.hasReadyCheck() {
-			if err := waitReady(ctx, r, svc, in.cfg.ReadyTimeout); err != nil {
-				return sups, err
+			if svc.hasReadyCheck() {
+				if err := waitReady(ctx, r, svc, in.cfg.ReadyTimeout); err != nil {
+					return err
+				}
+				in.log.printf("%s is ready", svc.Name)
 			}
-			in.log.printf("%s is ready", svc.Name)
+			if in.cfg.Images.Dir != "" && svc.Name == in.cfg.Images.After {
+				if err := in.importImages(ctx, r); err != nil {
+					return fmt.Errorf("import images: %w", err)
+				}
+				in.log.printf("images imported")
+			}
 		}
-		if in.cfg.Images.Dir != "" && svc.Name == in.cfg.Images.After {
-			if err := in.importImages(ctx, r); err != nil {
-				return sups, fmt.Errorf("import images: %w", err)
-			}
-			in.log.printf("images imported")
+		return nil
+	}
+	if err := start(in.cfg.Services); err != nil {
+		return sups, err
+	}
+	if in.cfg.NeedFiles != nil {
+		if err := in.waitForFiles(ctx); err != nil {
+			return sups, err
+		}
+		services, err := in.cfg.NeedFiles()
+		if err != nil {
+			return sups, err
+		}
+		if err := start(services); err != nil {
+			return sups, err
 		}
 	}
 	in.log.printf("node is up")
 	return sups, nil
+}
+
+// filesPollInterval spaces the looks for FilesCopied. The host copies the
+// files while containerd boots, so the wait is usually over before it
+// begins; a stat is all each look costs.
+const filesPollInterval = 10 * time.Millisecond
+
+// waitForFiles returns once FilesCopied exists. A node booted without a
+// cluster waits for ever, running containerd alone.
+func (in *Init) waitForFiles(ctx context.Context) error {
+	if in.cfg.FilesCopied == "" {
+		return nil
+	}
+	for logged := false; ; logged = true {
+		_, err := os.Stat(in.cfg.FilesCopied)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("wait for the node's files: %w", err)
+		}
+		if !logged {
+			in.log.printf("waiting for the node's files (%s)", in.cfg.FilesCopied)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(filesPollInterval):
+		}
+	}
 }
 
 func (cfg Config) validate() error {

@@ -2,11 +2,14 @@ package nodeinit
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -179,5 +182,62 @@ func TestServiceEnvAlwaysHasPath(t *testing.T) {
 	withPath := []string{"PATH=/bin"}
 	if got := serviceEnv(withPath); !slices.Equal(got, withPath) {
 		t.Errorf("serviceEnv(%q) = %q, want it unchanged", withPath, got)
+	}
+}
+
+func TestServicesThatNeedTheFilesStartOnceTheyAreCopied(t *testing.T) {
+	dir := t.TempDir()
+	copied := filepath.Join(dir, "files-copied")
+	cfg, out := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyCommand: []string{"/bin/true"}})
+	cfg.FilesCopied = copied
+	var asked atomic.Int32
+	cfg.NeedFiles = func() ([]Service, error) {
+		asked.Add(1)
+		return []Service{{Name: "kubelet", Path: "/bin/sleep", Args: []string{"1000"}}}, nil
+	}
+	stop := runInit(t, cfg)
+	eventually(t, "the wait for the files", func() bool { return strings.Contains(out.String(), "waiting for the node's files") })
+	time.Sleep(50 * time.Millisecond) // several looks for the file
+	if n := asked.Load(); n != 0 || strings.Contains(out.String(), "node is up") {
+		t.Fatalf("the kubelet's services were asked for %d times before the files were copied; log:\n%s", n, out)
+	}
+	writeFile(t, copied, "")
+	eventually(t, "the node to be up", func() bool { return strings.Contains(out.String(), "node is up") })
+	if n := asked.Load(); n != 1 {
+		t.Errorf("NeedFiles called %d times, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.LogDir, "kubelet.log")); err != nil {
+		t.Errorf("the kubelet did not start: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	noLiveDescendants(t)
+}
+
+func TestRestartedNodeFindsItsFilesAndDoesNotWait(t *testing.T) {
+	dir := t.TempDir()
+	cfg, out := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}})
+	cfg.FilesCopied = filepath.Join(dir, "files-copied")
+	writeFile(t, cfg.FilesCopied, "")
+	cfg.NeedFiles = func() ([]Service, error) { return nil, nil }
+	stop := runInit(t, cfg)
+	eventually(t, "the node to be up", func() bool { return strings.Contains(out.String(), "node is up") })
+	if strings.Contains(out.String(), "waiting for the node's files") {
+		t.Errorf("a node whose files are there waited for them; log:\n%s", out)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNeedFilesErrorFailsTheNode(t *testing.T) {
+	cfg, _ := testConfig(t)
+	cfg.FilesCopied = filepath.Join(t.TempDir(), "files-copied")
+	writeFile(t, cfg.FilesCopied, "")
+	cfg.NeedFiles = func() ([]Service, error) { return nil, errors.New("kubelet flags: bad quoting") }
+	err := New(cfg).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "kubelet flags: bad quoting") {
+		t.Errorf("got %v, want the NeedFiles error", err)
 	}
 }

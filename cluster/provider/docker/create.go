@@ -1,11 +1,15 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -28,8 +32,10 @@ var explicitCaps = []string{
 	"MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
 }
 
-// CreateNode creates the container, copies the node's files in while it is
-// still stopped (one round trip, and PID 1 finds them at boot), and starts it.
+// CreateNode creates and starts the container, then copies the node's
+// files in: Docker's start is the longest part of a node's creation, and
+// the node's containerd boots while the files travel; its PID 1 starts the
+// kubelet once the archive's last entry, spec.FilesCopied, is there.
 func (p *Provider) CreateNode(ctx context.Context, spec provider.NodeSpec) error {
 	p.loadPrivilegedRefusal(ctx)
 	if !p.privilegedRefused.Load() {
@@ -64,16 +70,61 @@ func (p *Provider) createAndStart(ctx context.Context, spec provider.NodeSpec, p
 	if err != nil {
 		return fmt.Errorf("create node %s: %w", spec.Name, err)
 	}
-	if len(spec.Files) > 0 {
-		err := p.docker.CopyToContainer(ctx, created.ID, "/", bytes.NewReader(spec.Files), container.CopyToContainerOptions{})
+	if err := p.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start node %s: %w", spec.Name, err)
+	}
+	files, err := withFilesCopied(spec.Files, spec.FilesCopied)
+	if err != nil {
+		return fmt.Errorf("files for node %s: %w", spec.Name, err)
+	}
+	if len(files) > 0 {
+		// One copy: the sign that the files are in is the archive's last
+		// entry, written after every other.
+		err := p.docker.CopyToContainer(ctx, created.ID, "/", bytes.NewReader(files), container.CopyToContainerOptions{})
 		if err != nil {
 			return fmt.Errorf("copy files into node %s: %w", spec.Name, err)
 		}
 	}
-	if err := p.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return fmt.Errorf("start node %s: %w", spec.Name, err)
-	}
 	return nil
+}
+
+// withFilesCopied is the tar archive files with an empty file at path
+// appended, or files alone when path is empty.
+func withFilesCopied(files []byte, path string) ([]byte, error) {
+	if path == "" {
+		return files, nil
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tr := tar.NewReader(bytes.NewReader(files))
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the files' archive: %w", err)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return nil, err
+		}
+	}
+	err := tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     strings.TrimPrefix(path, "/"),
+		Mode:     0o644,
+		ModTime:  time.Now().Truncate(time.Second),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // containerConfig is the `docker run` of a node, one reason per setting.

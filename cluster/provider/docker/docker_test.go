@@ -1,9 +1,14 @@
 package docker
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kindish/kindish/cluster/provider"
@@ -95,5 +100,50 @@ func TestPrivilegedRefusalIsRecognised(t *testing.T) {
 	}
 	if isPrivilegedRefusal(errors.New("port is already allocated")) {
 		t.Fatal("an unrelated error taken for a caps refusal")
+	}
+}
+
+func TestFilesCopiedIsTheArchivesLastEntry(t *testing.T) {
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	for _, f := range []struct{ name, data string }{{"etc/kubernetes/admin.conf", "kubeconfig"}, {"var/lib/kubelet/kubeadm-flags.env", "flags"}} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o600, Size: int64(len(f.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := withFilesCopied(in.Bytes(), "/kind/files-copied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	tr := tar.NewReader(bytes.NewReader(out))
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		got = append(got, fmt.Sprintf("%s %o %q", hdr.Name, hdr.Mode, data))
+	}
+	want := []string{`etc/kubernetes/admin.conf 600 "kubeconfig"`, `var/lib/kubelet/kubeadm-flags.env 600 "flags"`, `kind/files-copied 644 ""`}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
+	}
+
+	if same, _ := withFilesCopied(in.Bytes(), ""); !bytes.Equal(same, in.Bytes()) {
+		t.Error("without a FilesCopied path the archive changed")
+	}
+	if _, err := withFilesCopied([]byte("not a tar archive, long enough to fill one header block"+strings.Repeat(".", 512)), "/kind/files-copied"); err == nil {
+		t.Error("a corrupt archive was accepted")
 	}
 }
