@@ -16,8 +16,9 @@ import (
 
 // fakeIptables is an iptables executor that keeps the tables in memory:
 // iptables-nft-restore --noflush applies a batch to them (declared chains
-// are flushed, "-X" deletes, "-A" appends), iptables-nft-save prints them,
-// iptables-nft -N/-I edit them. Nothing reaches the host's network.
+// are flushed, "-X" deletes, "-A" appends, "-I" prepends),
+// iptables-nft-save prints them; iptables-nft itself only tells its
+// version. Nothing reaches the host's network.
 type fakeIptables struct {
 	mu     sync.Mutex
 	tables map[string]*fakeTable
@@ -92,7 +93,7 @@ func (f *fakeIptables) Run(_ context.Context, stdin []byte, path string, args ..
 		if len(args) == 1 && args[0] == "--version" {
 			return []byte("iptables v1.8.9 (nf_tables)\n"), nil
 		}
-		return nil, f.edit(args)
+		return nil, fmt.Errorf("unexpected arguments %q", args)
 	}
 	return nil, fmt.Errorf("unexpected program %s", path)
 }
@@ -141,25 +142,15 @@ func (f *fakeIptables) restore(batch string) error {
 				return fmt.Errorf("no chain %s", c)
 			}
 			t.rules[c] = append(t.rules[c], rule)
+		case strings.HasPrefix(line, "-I "):
+			c, rule, _ := strings.Cut(line[3:], " ")
+			if !slices.Contains(t.chains, c) {
+				return fmt.Errorf("no chain %s", c)
+			}
+			t.rules[c] = append([]string{rule}, t.rules[c]...)
 		default:
 			return fmt.Errorf("unexpected line %q", line)
 		}
-	}
-	return nil
-}
-
-func (f *fakeIptables) edit(args []string) error {
-	if len(args) < 4 || args[0] != "-t" {
-		return fmt.Errorf("unexpected arguments %q", args)
-	}
-	t := f.table(args[1])
-	switch args[2] {
-	case "-N":
-		t.addChain(args[3])
-	case "-I":
-		t.rules[args[3]] = append([]string{strings.Join(args[4:], " ")}, t.rules[args[3]]...)
-	default:
-		return fmt.Errorf("unexpected arguments %q", args)
 	}
 	return nil
 }
@@ -178,6 +169,13 @@ func (f *fakeIptables) rulesOf(table, chain string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.tables[table].rules[chain])
+}
+
+// appliedRestores are the batches applied, in order.
+func (f *fakeIptables) appliedRestores() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.restores)
 }
 
 func (f *fakeIptables) commandsRun() []string {
@@ -301,7 +299,7 @@ func matchRule(rule string, c newConn) (bool, string, error) {
 			// Loading a match module matches everything; the module's
 			// options follow.
 			if arg == "comment" && i+2 < len(words) && words[i+1] == "--comment" {
-				// Jumps inserted one by one carry their comment unquoted.
+				// A quoted comment is several words.
 				i += 2
 				for i+1 < len(words) && !strings.HasPrefix(words[i+1], "-") && words[i+1] != "!" {
 					i++

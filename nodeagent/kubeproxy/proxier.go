@@ -47,8 +47,6 @@ const (
 type iptablesClient interface {
 	Save(ctx context.Context) (iptables.Tables, error)
 	Restore(ctx context.Context, data []byte) error
-	EnsureChain(ctx context.Context, table, chain string) error
-	InsertRule(ctx context.Context, table, chain string, args ...string) error
 }
 
 // conntrackCleaner deletes conntrack entries (*conntrack.Cleaner).
@@ -364,17 +362,22 @@ func (p *proxier) syncProxyRules(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := p.ensureJumps(ctx, saved); err != nil {
-		return err
-	}
 	rc := p.cfg.Rules
 	rc.NodeIPs = nodeIPs
 	result := rules.Render(rc, snap, saved.Chains(rules.TableNAT))
 	p.log.Debug("syncing iptables rules", "services", len(snap.Services), "filterRules", result.FilterRules,
 		"natRules", result.NATRules, "deletedChains", len(result.DeletedChains))
-	if err := p.cfg.IPTables.Restore(ctx, result.Data); err != nil {
+	// The missing jumps go first in the same transaction: the chains they
+	// need are declared there, empty, before the sync's part declares
+	// them again and fills them.
+	jumps := missingJumps(saved)
+	batch := append(rules.RenderJumps(jumps, func(table, chain string) bool { return !saved.HasChain(table, chain) }), result.Data...)
+	if err := p.cfg.IPTables.Restore(ctx, batch); err != nil {
 		m.restoreFailures.Inc()
 		return err
+	}
+	for _, j := range jumps {
+		p.log.Info("added jump rule", "table", j.Table, "chain", j.From, "target", j.To)
 	}
 
 	now := p.cfg.Clock.Now()
@@ -411,25 +414,18 @@ func (p *proxier) syncProxyRules(ctx context.Context) (err error) {
 	return nil
 }
 
-// ensureJumps adds the rules in built-in chains that lead to kube-proxy's
-// chains, where iptables-save shows them missing: at start, and after
-// anything flushed them (the periodic sync heals it).
-func (p *proxier) ensureJumps(ctx context.Context, saved iptables.Tables) error {
+// missingJumps are the rules in built-in chains that lead to kube-proxy's
+// chains and that iptables-save shows missing: all of them at the first
+// start, and any that something flushed since (the periodic sync heals
+// it).
+func missingJumps(saved iptables.Tables) []rules.Jump {
+	var missing []rules.Jump
 	for _, j := range rules.Jumps() {
-		if saved.HasJump(j.Table, j.From, j.To) {
-			continue
+		if !saved.HasJump(j.Table, j.From, j.To) {
+			missing = append(missing, j)
 		}
-		if !saved.HasChain(j.Table, j.To) {
-			if err := p.cfg.IPTables.EnsureChain(ctx, j.Table, j.To); err != nil {
-				return err
-			}
-		}
-		if err := p.cfg.IPTables.InsertRule(ctx, j.Table, j.From, j.Args()...); err != nil {
-			return err
-		}
-		p.log.Info("added jump rule", "table", j.Table, "chain", j.From, "target", j.To)
 	}
-	return nil
+	return missing
 }
 
 // conntrackTCPBeLiberal reads nf_conntrack_tcp_be_liberal: when set, the

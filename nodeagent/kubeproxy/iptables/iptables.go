@@ -178,24 +178,3 @@ func linesAround(data []byte, n, context int) string {
 	}
 	return b.String()
 }
-
-// EnsureChain creates a chain; one that exists already is fine.
-func (c *Client) EnsureChain(ctx context.Context, table, chain string) error {
-	_, err := c.exec.Run(ctx, nil, c.iptables, "-t", table, "-N", chain)
-	var exitErr *ExitError
-	if errors.As(err, &exitErr) && strings.Contains(exitErr.Stderr, "exists") {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create chain %s in table %s: %w", chain, table, err)
-	}
-	return nil
-}
-
-// InsertRule adds a rule first in a chain.
-func (c *Client) InsertRule(ctx context.Context, table, chain string, args ...string) error {
-	if _, err := c.exec.Run(ctx, nil, c.iptables, append([]string{"-t", table, "-I", chain}, args...)...); err != nil {
-		return fmt.Errorf("insert rule in chain %s of table %s: %w", chain, table, err)
-	}
-	return nil
-}

@@ -454,3 +454,32 @@ func TestRenderLargeClusterDropsEndpointComments(t *testing.T) {
 		t.Error("the service's own comments must stay")
 	}
 }
+
+func TestRenderJumpsInsertsInOrderAndDeclaresOnlyMissingChains(t *testing.T) {
+	jumps := []Jump{
+		{TableFilter, "INPUT", ExternalServicesChain, "kubernetes externally-visible service portals", []string{"-m", "conntrack", "--ctstate", "NEW"}},
+		{TableFilter, "INPUT", NodePortsChain, "kubernetes health check service ports", nil},
+		{TableNAT, "PREROUTING", ServicesChain, "kubernetes service portals", nil},
+		{TableFilter, "OUTPUT", KubeletFirewallChain, "", nil},
+	}
+	// KUBE-NODEPORTS exists already: declaring it would flush it.
+	missing := func(table, chain string) bool { return chain != NodePortsChain }
+	want := `*filter
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FIREWALL - [0:0]
+-I INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-I INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS
+-I OUTPUT -j KUBE-FIREWALL
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+COMMIT
+`
+	if got := string(RenderJumps(jumps, missing)); got != want {
+		t.Errorf("RenderJumps =\n%s\nwant\n%s", got, want)
+	}
+	if got := RenderJumps(nil, missing); len(got) != 0 {
+		t.Errorf("RenderJumps of no jumps = %q, want nothing", got)
+	}
+}
