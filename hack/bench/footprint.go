@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
-	"net/http"
 	"os/exec"
 	"path"
 	"slices"
@@ -131,43 +128,4 @@ func (b *bench) addFootprint(fps []footprint, nodes []string) {
 	}
 	b.add(Figure{Name: fmt.Sprintf("memory of the whole cluster (%d nodes), %s", len(nodes), idle), Unit: "MB", Samples: whole,
 		Target: "≤ 500 MB", Reference: "k3s server 1.6 GB; k0s controller 510 MB"})
-}
-
-// waitAPIAnswer returns the time from start until the control plane's API
-// server first answers an HTTP request on its published port, or 0 when
-// ctx ends first. Any answer counts, even "not ready yet".
-func waitAPIAnswer(ctx context.Context, controlPlane string, start time.Time) time.Duration {
-	client := &http.Client{
-		Timeout: time.Second,
-		// The cluster's CA does not exist before create makes it; the
-		// address is this machine's loopback, published by the bench's
-		// own cluster.
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
-	}
-	var url string
-	for ctx.Err() == nil {
-		if url == "" {
-			out, err := exec.CommandContext(ctx, "docker", "port", controlPlane, "6443/tcp").Output()
-			if err == nil {
-				if host, port, err := net.SplitHostPort(strings.TrimSpace(strings.Split(string(out), "\n")[0])); err == nil && host == "127.0.0.1" {
-					url = "https://" + net.JoinHostPort(host, port) + "/livez"
-				}
-			}
-		}
-		if url != "" {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-				return time.Since(start)
-			}
-		}
-		if url == "" {
-			// Each try runs the docker CLI: do not load the machine
-			// being measured with it.
-			time.Sleep(200 * time.Millisecond)
-		} else {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return 0
 }

@@ -18,8 +18,8 @@ import (
 
 const (
 	// startupPods are created per run, spread by the scheduler over the
-	// cluster's two workers.
-	startupPods = 100
+	// cluster's two workers: half a minute of the stream.
+	startupPods = 60
 	// startupRate is how many pods a second are created: a steady stream
 	// of one pod a second per worker, as upstream's SLO holds for a
 	// cluster inside its load envelope. Starting a pod costs this
@@ -61,21 +61,26 @@ func (b *bench) podStartup(ctx context.Context) error {
 		return err
 	}
 	var p50s, p99s, burst []float64
+	previous := ""
 	for run := range b.runs {
-		lat, err := startupRound(ctx, client, name, "startup-"+strconv.Itoa(run), startupPods, startupRate)
+		namespace := "startup-" + strconv.Itoa(run)
+		lat, err := startupRound(ctx, client, name, previous, namespace, startupPods, startupRate)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", run+1, err)
 		}
+		previous = namespace
 		p50s = append(p50s, ms(percentile(lat, 0.50)))
 		p99s = append(p99s, ms(percentile(lat, 0.99)))
 	}
 	for run := range b.runs {
 		// With every pod created at once, the last one's latency is the
 		// time the cluster took to start them all.
-		lat, err := startupRound(ctx, client, name, "burst-"+strconv.Itoa(run), burstPods, 0)
+		namespace := "burst-" + strconv.Itoa(run)
+		lat, err := startupRound(ctx, client, name, previous, namespace, burstPods, 0)
 		if err != nil {
 			return fmt.Errorf("burst run %d: %w", run+1, err)
 		}
+		previous = namespace
 		burst = append(burst, burstPods/slices.Max(lat).Seconds())
 	}
 	what := fmt.Sprintf("pod startup %%s (%d pods at %d/s on 2 workers, image present)", startupPods, startupRate)
@@ -87,15 +92,22 @@ func (b *bench) podStartup(ctx context.Context) error {
 
 // startupRound creates n pods, rate a second (all at once when rate is 0),
 // in a namespace of their own under a watch opened beforehand, and returns
-// each pod's creation-to-Running latency. It returns once the pods are gone
-// from the API and the nodes, so that no round pays for the previous one's
-// teardown.
-func startupRound(ctx context.Context, client kubernetes.Interface, cluster, namespace string, n, rate int) ([]time.Duration, error) {
+// each pod's creation-to-Running latency. It first waits until the
+// previous round's namespace is gone from the API and its pods from the
+// nodes, so that no round pays for another's teardown; its own namespace
+// is deleted on return, and the last round's is not waited for: the
+// cluster goes next.
+func startupRound(ctx context.Context, client kubernetes.Interface, cluster, previous, namespace string, n, rate int) ([]time.Duration, error) {
+	if previous != "" {
+		if err := waitNamespaceGone(ctx, client, cluster, previous); err != nil {
+			return nil, err
+		}
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", namespace, err)
 	}
-	defer deleteNamespace(context.WithoutCancel(ctx), client, cluster, namespace)
+	defer client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), namespace, metav1.DeleteOptions{})
 	// Pods need the namespace's default ServiceAccount to be admitted.
 	for {
 		if _, err := client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
@@ -149,13 +161,10 @@ func startupRound(ctx context.Context, client kubernetes.Interface, cluster, nam
 	return lat, nil
 }
 
-// deleteNamespace deletes a namespace and waits, for up to two minutes,
-// until it is gone from the API and its pods from the workers: a kubelet
+// waitNamespaceGone waits, for up to two minutes, until a deleted
+// namespace is gone from the API and its pods from the workers: a kubelet
 // removes a pod's log directory last, after its containers and sandboxes.
-func deleteNamespace(ctx context.Context, client kubernetes.Interface, cluster, namespace string) {
-	if err := client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{}); err != nil {
-		return
-	}
+func waitNamespaceGone(ctx context.Context, client kubernetes.Interface, cluster, namespace string) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	gone := func() bool {
 		if _, err := client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -169,9 +178,17 @@ func deleteNamespace(ctx context.Context, client kubernetes.Interface, cluster, 
 		}
 		return true
 	}
-	for !gone() && time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
+	for !gone() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s and its pods still there two minutes after its deletion", namespace)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
+	return nil
 }
 
 func startupPod(i int) *corev1.Pod {
