@@ -1,9 +1,8 @@
 // Package nodeimage builds the node image, kindish/node:<tag>, on a machine
 // without an image registry: a Debian base made by debootstrap and imported
-// into Docker (built once per recipe and kept), on top of it one layer
-// with kindish's own binaries and the containerd configuration, and one
-// with the pause and component images in containerd's store, unpacked
-// (preload.go).
+// into Docker (built once per recipe and kept), and on top of it one layer
+// with kindish's own binaries, the containerd configuration, and the pause
+// and component images in containerd's store, unpacked (preload.go).
 //
 // The Debian base is one recipe (Base) of many: EnsureBase and
 // CopyFromImage build other bases and read files out of them, for the
@@ -22,7 +21,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -39,7 +37,6 @@ type Docker interface {
 	ImageInspector
 	Preloader
 	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
-	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
 	ImageRemove(ctx context.Context, image string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	// A container created from the base image, and never started, is how
 	// files are copied out of it.
@@ -228,7 +225,6 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	b.log.Debug("image archives written", "took", time.Since(t).Round(time.Millisecond))
 
-	files := contextFiles(baseRef, bins)
 	digest, err := imageDigest(baseRef, bins, archives)
 	if err != nil {
 		return err
@@ -246,25 +242,12 @@ func (b *builder) build(ctx context.Context) error {
 	}
 
 	b.log.Info("building the node image", "image", b.opts.Image, "base", baseRef)
-	// The image without its preloaded images goes by a tag of its own
-	// until the commit of the import names the node image: a failed import
-	// must not leave a node image that looks up to date.
-	stage := b.opts.Image + "-stage"
-	stageID, err := b.dockerBuild(ctx, files, digest, stage)
-	if err != nil {
-		return err
-	}
 	t = time.Now()
-	id, err := b.preload(ctx, stageID, archives)
-	// Untagged, the stage goes with a failed import and stays, as the
-	// parent, under a committed one.
-	if _, rmErr := b.docker.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{PruneChildren: true}); rmErr != nil {
-		b.log.Debug("stage image kept", "image", stage, "reason", rmErr)
-	}
+	id, err := b.assemble(ctx, baseRef, digest, bins, archives)
 	if err != nil {
 		return err
 	}
-	b.log.Debug("images preloaded", "took", time.Since(t).Round(time.Millisecond))
+	b.log.Debug("node image assembled", "took", time.Since(t).Round(time.Millisecond))
 	if current.ID != "" && current.ID != id {
 		b.removeReplaced(ctx, current.ID)
 	}

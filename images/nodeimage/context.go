@@ -1,7 +1,6 @@
 package nodeimage
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/docker/docker/api/types/build"
 
 	"github.com/kindish/kindish/cluster/version"
 	"github.com/kindish/kindish/images"
@@ -88,84 +85,48 @@ func rootfsFiles(bins binaries) []archive.File {
 // entrypoint is the node image's: PID 1 is kindish-node as init.
 const entrypoint = "/sbin/init"
 
-// dockerfile turns the base into the node image.
-func dockerfile(baseRef string) []byte {
+// settings are the node image's configuration, besides its files.
+type settings struct {
+	Env        []string
+	StopSignal string
+	Labels     map[string]string
+	Entrypoint []string
+}
+
+// imageSettings are the node image's settings on the base baseRef.
+func imageSettings(baseRef string) settings {
 	key := baseRef[strings.LastIndexByte(baseRef, ':')+1:]
-	return []byte(fmt.Sprintf(`FROM %s
-COPY rootfs/ /
-# container=docker tells programs they run in a container, as systemd expects.
-ENV container=docker PATH=%s
-STOPSIGNAL SIGTERM
-LABEL %s=%q %s=%q
-ENTRYPOINT ["%s"]
-`, baseRef, nodePath, versionLabel, version.Version, baseLabel, key, entrypoint))
-}
-
-// contextFiles is the build context: the Dockerfile and the rootfs/ tree it
-// copies.
-func contextFiles(baseRef string, bins binaries) []archive.File {
-	files := []archive.File{archive.Bytes("/Dockerfile", dockerfile(baseRef), 0o644)}
-	for _, f := range rootfsFiles(bins) {
-		f.Path = "/rootfs" + f.Path
-		files = append(files, f)
+	return settings{
+		// container=docker tells programs they run in a container, as
+		// systemd expects.
+		Env:        []string{"container=docker", "PATH=" + nodePath},
+		StopSignal: "SIGTERM",
+		Labels:     map[string]string{versionLabel: version.Version, baseLabel: key},
+		Entrypoint: []string{entrypoint},
 	}
-	return files
 }
 
-// imageDigest identifies everything the node image is made of: the build
-// context, and the archives preloaded with the script that imports them.
+// imageDigest identifies everything the node image is made of: its base
+// and settings, its files, and the archives preloaded with the script that
+// imports them.
 func imageDigest(baseRef string, bins binaries, archives archivePaths) (string, error) {
-	return contextDigest(append(contextFiles(baseRef, bins), preloadFiles(archives)...))
+	conf, err := json.Marshal(struct {
+		Base     string
+		Settings settings
+	}{baseRef, imageSettings(baseRef)})
+	if err != nil {
+		return "", err
+	}
+	files := append([]archive.File{archive.Bytes("/settings.json", conf, 0o644)}, rootfsFiles(bins)...)
+	return contextDigest(append(files, preloadFiles(archives)...))
 }
 
-// contextDigest identifies a build context. archive.WriteTar is
+// contextDigest identifies a set of files. archive.WriteTar is
 // reproducible, so equal digests mean equal images.
 func contextDigest(files []archive.File) (string, error) {
 	h := sha256.New()
 	if err := archive.WriteTar(h, files); err != nil {
-		return "", fmt.Errorf("build context: %w", err)
+		return "", fmt.Errorf("image files: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// dockerBuild runs the classic builder on the context, streamed from the
-// files as it is read, tags the result tag and returns its ID.
-func (b *builder) dockerBuild(ctx context.Context, files []archive.File, digest, tag string) (string, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteTar(pw, files)) }()
-	defer pr.Close()
-
-	resp, err := b.docker.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Dockerfile:  "Dockerfile",
-		Version:     build.BuilderV1,
-		Remove:      true,
-		ForceRemove: true,
-		// The base is local; there is nothing to pull from.
-		PullParent: false,
-		Labels:     map[string]string{contextLabel: digest},
-	})
-	if err != nil {
-		return "", fmt.Errorf("docker build: %w", err)
-	}
-	defer resp.Body.Close()
-	var id string
-	err = readJSONStream(resp.Body, b.log, func(aux json.RawMessage) {
-		var m struct{ ID string }
-		if json.Unmarshal(aux, &m) == nil && m.ID != "" {
-			id = m.ID
-		}
-	})
-	if err != nil {
-		return "", fmt.Errorf("docker build: %w", err)
-	}
-	if id == "" {
-		// Engines that do not report the ID: look the tag up.
-		img, err := b.docker.ImageInspect(ctx, tag)
-		if err != nil {
-			return "", fmt.Errorf("docker build: image not found after build: %w", err)
-		}
-		id = img.ID
-	}
-	return id, nil
 }

@@ -3,13 +3,16 @@ package nodeimage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/kindish/kindish/images"
 	"github.com/kindish/kindish/images/archive"
 )
 
@@ -37,15 +40,22 @@ import (
 // which overlayfs may take from the node's own overlay: only the upper
 // (writable) layer must be on a real file system, the volume.
 //
-// containerd runs in a container of the freshly built image, which is
-// then committed as the node image. It unpacks on a tmpfs: a bind mount
-// applies a first layer, and a whiteout (a 0/0 character device) written
-// on the container's own overlay would be taken by Docker's overlay for a
-// deletion. The script refuses layers with whiteouts, which the component
-// images never have, and copies the tree into the image's file system.
+// The node image is one layer on the Debian base, made in one container
+// of the base: kindish's files (rootfsFiles), the archives and the import
+// script are copied in, the script imports, unpacks and arranges, and the
+// container is committed as the node image with its settings. The node's
+// own kindish-node is then made a hard link to the identical file of the
+// component images' unpacked layer, so that the image carries it once.
+// Nothing is tagged unless every step succeeded.
+//
+// containerd unpacks on a tmpfs: a bind mount applies a first layer, and
+// a whiteout (a 0/0 character device) written on the container's own
+// overlay would be taken by Docker's overlay for a deletion. The script
+// refuses layers with whiteouts, which the component images never have,
+// and copies the tree into the image's file system.
 
-// Preloader runs the import in a container of the new image and commits
-// it; *client.Client implements it.
+// Preloader runs the import in a container of the base and commits it;
+// *client.Client implements it.
 type Preloader interface {
 	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
@@ -81,7 +91,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // layers' blobs, stops containerd and copies its root into the image's
 // /var/lib/containerd, without what belongs to one containerd instance
 // (the introspection plugin's UUID goes, so that each node's containerd
-// makes its own), the snapshots moving to preloadSnapshots behind links.
+// makes its own), the snapshots moving to preloadSnapshots behind links;
+// then it links the node's kindish-node to the layer's copy.
 const preloadScript = `set -eu
 dir=` + preloadDir + `
 root=` + preloadRoot + `
@@ -127,6 +138,16 @@ mkdir "$snapshots"
 for s in ` + preloadSnapshots + `/*; do
   ln -s "$s" "$snapshots/${s##*/}"
 done
+node=` + images.NodeBinary + `
+linked=
+for f in ` + preloadSnapshots + `/*/fs$node; do
+  if [ -f "$f" ] && cmp -s "$f" "$node"; then
+    ln -f "$f" "$node"
+    linked=yes
+    break
+  fi
+done
+[ -n "$linked" ] || { echo "no component image layer holds $node" >&2; exit 1; }
 rm -rf "$dir" /run/containerd-preload
 `
 
@@ -141,13 +162,19 @@ func preloadFiles(archives archivePaths) []archive.File {
 	}
 }
 
-// preload imports and unpacks the archives into containerd's store in a
-// container of the built image builtID and commits it as the node image, with the
-// labels and entrypoint the build gave. It returns the committed image's
-// ID.
-func (b *builder) preload(ctx context.Context, builtID string, archives archivePaths) (string, error) {
+// assemble makes the node image from the base baseRef: kindish's files
+// from bins, and the archives imported and unpacked into containerd's
+// store; it tags it with digest as its context label, and returns its ID.
+func (b *builder) assemble(ctx context.Context, baseRef, digest string, bins binaries, archives archivePaths) (string, error) {
+	conf := imageSettings(baseRef)
+	labels := maps.Clone(conf.Labels)
+	labels[contextLabel] = digest
+	// The container's settings become the image's at the commit.
 	created, err := b.docker.ContainerCreate(ctx, &container.Config{
-		Image:      builtID,
+		Image:      baseRef,
+		Env:        conf.Env,
+		Labels:     labels,
+		StopSignal: conf.StopSignal,
 		Entrypoint: []string{"/bin/sh", preloadDir + "/preload.sh"},
 		// containerd talks to nobody: the archives are local.
 		NetworkDisabled: true,
@@ -159,20 +186,20 @@ func (b *builder) preload(ctx context.Context, builtID string, archives archiveP
 		Tmpfs:       map[string]string{preloadRoot: ""},
 	}, nil, nil, "")
 	if err != nil {
-		return "", fmt.Errorf("preload images: create container: %w", err)
+		return "", fmt.Errorf("assemble: create container: %w", err)
 	}
 	defer b.docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.WriteTar(pw, preloadFiles(archives))) }()
+	go func() { pw.CloseWithError(archive.WriteTar(pw, append(rootfsFiles(bins), preloadFiles(archives)...))) }()
 	err = b.docker.CopyToContainer(ctx, created.ID, "/", pr, container.CopyToContainerOptions{})
 	pr.Close()
 	if err != nil {
-		return "", fmt.Errorf("preload images: copy archives: %w", err)
+		return "", fmt.Errorf("assemble: copy files: %w", err)
 	}
 	waitC, errC := b.docker.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := b.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return "", fmt.Errorf("preload images: start container: %w", err)
+		return "", fmt.Errorf("assemble: start container: %w", err)
 	}
 	select {
 	case res := <-waitC:
@@ -183,14 +210,18 @@ func (b *builder) preload(ctx context.Context, builtID string, archives archiveP
 		return "", fmt.Errorf("preload images: wait for the import: %w", err)
 	}
 
+	entry, err := json.Marshal(conf.Entrypoint)
+	if err != nil {
+		return "", err
+	}
 	committed, err := b.docker.ContainerCommit(ctx, created.ID, container.CommitOptions{
 		Reference: b.opts.Image,
-		Comment:   "the pause and component images, imported and unpacked into containerd",
-		// The container ran the script; the image runs the init again.
-		Changes: []string{`ENTRYPOINT ["` + entrypoint + `"]`, `CMD []`},
+		Comment:   "kindish's files, and the pause and component images imported and unpacked into containerd",
+		// The container ran the script; the image runs the init.
+		Changes: []string{"ENTRYPOINT " + string(entry), "CMD []"},
 	})
 	if err != nil {
-		return "", fmt.Errorf("preload images: commit: %w", err)
+		return "", fmt.Errorf("assemble: commit: %w", err)
 	}
 	return committed.ID, nil
 }
