@@ -18,8 +18,8 @@ import (
 
 const (
 	// startupPods are created per run, spread by the scheduler over the
-	// cluster's two workers: half a minute of the stream.
-	startupPods = 60
+	// cluster's two workers: 20 s of the stream.
+	startupPods = 40
 	// startupRate is how many pods a second are created: a steady stream
 	// of one pod a second per worker, as upstream's SLO holds for a
 	// cluster inside its load envelope. Starting a pod costs this
@@ -31,7 +31,7 @@ const (
 	startupRate = 2
 	// burstPods are created at once to measure how many pods a second the
 	// cluster can start.
-	burstPods = 30
+	burstPods = 20
 	// startupImage is on every node from the start: its pull is not what
 	// is measured.
 	startupImage = "kindish/pause:v0.1.0"
