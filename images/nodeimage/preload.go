@@ -204,10 +204,10 @@ func (b *builder) assemble(ctx context.Context, baseRef, digest string, bins bin
 	select {
 	case res := <-waitC:
 		if res.StatusCode != 0 {
-			return "", fmt.Errorf("preload images: import exited %d: %s", res.StatusCode, b.containerOutput(ctx, created.ID))
+			return "", fmt.Errorf("assemble: import exited %d: %s", res.StatusCode, b.containerOutput(ctx, created.ID))
 		}
 	case err := <-errC:
-		return "", fmt.Errorf("preload images: wait for the import: %w", err)
+		return "", fmt.Errorf("assemble: wait for the import: %w", err)
 	}
 
 	entry, err := json.Marshal(conf.Entrypoint)
