@@ -206,9 +206,12 @@ func TestServicesThatNeedTheFilesStartOnceTheyAreCopied(t *testing.T) {
 	if n := asked.Load(); n != 1 {
 		t.Errorf("NeedFiles called %d times, want 1", n)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.LogDir, "kubelet.log")); err != nil {
-		t.Errorf("the kubelet did not start: %v", err)
-	}
+	// The supervisor opens the service's log as it starts it, which may
+	// come just after the milestone.
+	eventually(t, "the kubelet to start", func() bool {
+		_, err := os.Stat(filepath.Join(cfg.LogDir, "kubelet.log"))
+		return err == nil
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
