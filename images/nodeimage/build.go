@@ -2,7 +2,7 @@
 // without an image registry: a Debian base made by debootstrap and imported
 // into Docker (built once per recipe and kept), and on top of it one layer
 // with kindish's own binaries, the containerd configuration, and the pause
-// and component images in containerd's store, unpacked (preload.go).
+// and component images in containerd's store, unpacked (assemble.go).
 //
 // The Debian base is one recipe (Base) of many: EnsureBase and
 // CopyFromImage build other bases and read files out of them, for the
