@@ -18,8 +18,12 @@ import (
 // ModuleDir is the wrapper module's directory in the kindish source tree.
 const ModuleDir = "images/coredns/build"
 
-// Version is the CoreDNS release the wrapper requires.
-const Version = "v1.15.0"
+// Version is the CoreDNS release the wrapper requires: the newest whose
+// own requirements are no newer than kindish's (v1.15.0 needs the
+// Kubernetes v0.37 libraries), so that the wrapper can require exactly
+// kindish's versions and share its compiled packages
+// (gobuild.CheckSharedVersions).
+const Version = "v1.14.7"
 
 // BinaryName is the name of the built binary, in its cache directory.
 const BinaryName = "coredns"

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kindish/kindish/images/gobuild"
 )
 
 // The wrapper in the source tree is a module of its own that requires the
@@ -66,5 +68,14 @@ func TestBinaryIsCachedUnderTheProgramName(t *testing.T) {
 	}
 	if filepath.Base(bin) != BinaryName || !strings.HasPrefix(bin, cache+string(filepath.Separator)) {
 		t.Errorf("binary at %s, want %s/<key>/%s", bin, cache, BinaryName)
+	}
+}
+
+// Whatever both kindish and the wrapper compile, the wrapper requires at
+// kindish's version: a machine that has built kindish then compiles only
+// CoreDNS's own packages.
+func TestTheWrapperSharesKindishsCompiledDependencies(t *testing.T) {
+	if err := gobuild.CheckSharedVersions(filepath.Join("..", "..", "go.mod"), filepath.Join("build", "go.mod")); err != nil {
+		t.Error(err)
 	}
 }

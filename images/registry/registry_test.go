@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kindish/kindish/images"
+	"github.com/kindish/kindish/images/gobuild"
 )
 
 // The wrapper in the source tree is a module of its own that requires the
@@ -308,5 +309,14 @@ func TestLoadErrorReadsTheEnginesStream(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("loadError(%q) = %v, want %q", stream, err, want)
 		}
+	}
+}
+
+// Whatever both kindish and the wrapper compile, the wrapper requires at
+// kindish's version: a machine that has built kindish then compiles only
+// Distribution's own packages.
+func TestTheWrapperSharesKindishsCompiledDependencies(t *testing.T) {
+	if err := gobuild.CheckSharedVersions(filepath.Join("..", "..", "go.mod"), filepath.Join("build", "go.mod")); err != nil {
+		t.Error(err)
 	}
 }

@@ -4,7 +4,7 @@
 // health, ready, kubernetes, prometheus, forward, cache, loop, reload,
 // loadbalance) and the ones users commonly add to it. Leaving out the
 // cloud plugins (route53, azure, clouddns...) makes the binary a quarter
-// smaller (57 MB rather than 79 MB), which every node imports at boot.
+// smaller (54 MB with v1.14.7), which every node imports at boot.
 // It lives in a module of its own so that CoreDNS's dependencies stay out
 // of kindish's go.mod; only the node image build compiles it.
 package main
