@@ -38,6 +38,7 @@ func runAPIServer(ctx context.Context, args []string) error {
 	fs.StringVar(&o.KubeletClientKeyFile, "kubelet-client-key", "", "client certificate's key for the kubelets' API")
 	fs.StringVar(&o.KubeletCAFile, "kubelet-certificate-authority", "", "CA of the kubelets' serving certificates (default: --client-ca-file)")
 	addressTypes := fs.String("kubelet-preferred-address-types", "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP", "node address types to reach kubelets by, in order")
+	fs.IntVar(&o.DeleteCollectionWorkers, "delete-collection-workers", apiserver.DefaultDeleteCollectionWorkers, "how many objects a deletecollection request deletes at once")
 	logLevel := fs.String("v", "0", "log verbosity: 0 warnings, 1 info, 2 and more debug")
 	for _, name := range []string{
 		"allow-privileged", "authorization-mode", "enable-admission-plugins", "enable-bootstrap-token-auth",
@@ -53,6 +54,9 @@ func runAPIServer(ctx context.Context, args []string) error {
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if o.DeleteCollectionWorkers < 1 {
+		return fmt.Errorf("--delete-collection-workers: %d: must be at least 1", o.DeleteCollectionWorkers)
 	}
 	o.EtcdServers = strings.Split(*etcdServers, ",")
 	for _, t := range strings.Split(*addressTypes, ",") {

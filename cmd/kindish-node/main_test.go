@@ -62,6 +62,7 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "component help", argv: []string{"kindish-node", "init", "-h"}, wantCode: 0},
 		{name: "unknown flag", argv: []string{"/sbin/init", "-frobnicate"}, wantCode: 2},
 		{name: "stray argument", argv: []string{"/sbin/init", "extra"}, wantCode: 2},
+		{name: "a bad flag value is named", argv: []string{"kube-apiserver", "--delete-collection-workers=0"}, wantCode: 1, wantStderr: "--delete-collection-workers: 0: must be at least 1"},
 		{name: "init refuses to run when not PID 1", argv: []string{"/sbin/init"}, wantCode: 1, wantStderr: "init runs as PID 1 of a node container"},
 	}
 	for _, tt := range tests {

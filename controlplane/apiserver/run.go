@@ -51,6 +51,9 @@ type RunOptions struct {
 	KubeletCAFile         string
 	KubeletAddressTypes   []corev1.NodeAddressType
 
+	// DeleteCollectionWorkers: see Config.
+	DeleteCollectionWorkers int
+
 	Log *slog.Logger
 }
 
@@ -108,8 +111,9 @@ func Run(ctx context.Context, o RunOptions) error {
 			ServiceAccountPublicKeys: saPublic,
 			Issuer:                   o.ServiceAccountIssuer,
 		},
-		Kubelet: kubelet,
-		Log:     log,
+		Kubelet:                 kubelet,
+		DeleteCollectionWorkers: o.DeleteCollectionWorkers,
+		Log:                     log,
 	})
 	if err != nil {
 		return err

@@ -195,6 +195,14 @@ func TestInformerSeesChangesAcrossAWatchRestart(t *testing.T) {
 			mu.Unlock()
 		},
 		DeleteFunc: func(o any) {
+			// An informer that lists again rather than resuming
+			// (client-go does when its watch ends with an error, or
+			// when opening it again fails other than by a refused
+			// connection) reports a deletion it did not watch as a
+			// tombstone.
+			if tomb, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
+			}
 			if cm, ok := o.(*corev1.ConfigMap); ok {
 				mu.Lock()
 				seen[cm.Name] = "deleted"
@@ -338,6 +346,66 @@ func TestFinalizersHoldDeletionUntilRemoved(t *testing.T) {
 	}
 	if _, err := cms.Get(ctx(t), "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("removing the last finalizer must delete it: %v", err)
+	}
+}
+
+// DeleteCollection deletes what the selector picks, several at a time,
+// and nothing else; an object with a finalizer is marked, not removed; a
+// watcher sees every deletion.
+func TestDeleteCollectionDeletesWhatTheSelectorPicks(t *testing.T) {
+	env := apiservertest.Start(t)
+	cms := env.Client.CoreV1().ConfigMaps("default")
+	const web, held, db = 100, 3, 5
+	for i := range web + db {
+		cm := configMap("web-" + strconv.Itoa(i))
+		if i >= web {
+			cm = configMap("db-" + strconv.Itoa(i))
+			cm.Labels["app"] = "db"
+		}
+		if i < held {
+			cm.Finalizers = []string{"example.com/hold"}
+		}
+		if _, err := cms.Create(ctx(t), cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := cms.Watch(ctx(t), metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	if err := cms.DeleteCollection(ctx(t), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=web"}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[string]bool{}
+	for len(deleted) < web-held {
+		select {
+		case ev := <-w.ResultChan():
+			if ev.Type == "DELETED" {
+				deleted[ev.Object.(*corev1.ConfigMap).Name] = true
+			}
+		case <-ctx(t).Done():
+			t.Fatalf("watch saw %d deletions, want %d", len(deleted), web-held)
+		}
+	}
+	left, err := cms.List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marked, others int
+	for _, cm := range left.Items {
+		switch {
+		case cm.Labels["app"] == "db" && cm.DeletionTimestamp == nil:
+			others++
+		case cm.Labels["app"] == "web" && len(cm.Finalizers) > 0 && cm.DeletionTimestamp != nil:
+			marked++
+		default:
+			t.Errorf("left: %s (labels %v, deletion %v)", cm.Name, cm.Labels, cm.DeletionTimestamp)
+		}
+	}
+	if marked != held || others != db {
+		t.Errorf("left %d marked web and %d db, want %d and %d", marked, others, held, db)
 	}
 }
 

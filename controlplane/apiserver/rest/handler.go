@@ -42,6 +42,9 @@ type Handler struct {
 	Admit Admission
 	// Now is the clock for timestamps; nil is time.Now.
 	Now func() time.Time
+	// DeleteCollectionWorkers is how many of a collection's objects a
+	// deletecollection request deletes at once; less than 1 means 1.
+	DeleteCollectionWorkers int
 }
 
 // KeyPrefix is where a resource's objects live in etcd:
