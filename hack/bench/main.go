@@ -45,6 +45,7 @@ type bench struct {
 	runs       int
 	only       groups
 	figures    []Figure
+	workload   *workloadImages
 }
 
 func main() {
@@ -60,7 +61,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{kindish: *kindish, nodeBinary: *nodeBinary, runs: *runs, only: only}
+	b := &bench{kindish: *kindish, nodeBinary: *nodeBinary, runs: *runs, only: only, workload: &workloadImages{kindish: *kindish}}
 	var old Report
 	if *compareWith != "" {
 		// Read first: a run is long, a typo should not cost it.

@@ -42,6 +42,10 @@ const (
 // whose image is present, on a 1 control-plane + 2 worker cluster.
 func (b *bench) podStartup(ctx context.Context) error {
 	name := benchCluster + "-pods"
+	// The load figure loads testbox.
+	if err := b.workload.wait(ctx); err != nil {
+		return err
+	}
 	kubeconfig, remove, err := b.workloadCluster(ctx, name)
 	if err != nil {
 		return err
