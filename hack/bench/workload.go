@@ -27,9 +27,9 @@ func (w *workloadImages) start(ctx context.Context) {
 		w.done = make(chan struct{})
 		go func() {
 			defer close(w.done)
-			// The build goes on when the group that started it ends: a
-			// later group waits for it.
-			out, err := exec.CommandContext(context.WithoutCancel(ctx), w.kindish, "build", "images").CombinedOutput()
+			// ctx is the run's: the build outlives the group that
+			// started it, and stops with the run.
+			out, err := exec.CommandContext(ctx, w.kindish, "build", "images").CombinedOutput()
 			if err != nil {
 				w.err = fmt.Errorf("build images: %w\n%s", err, out)
 			}
