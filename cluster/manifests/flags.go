@@ -31,7 +31,7 @@ var componentFlags = map[string][]string{
 	},
 	images.KubeAPIServer.Name: {
 		"advertise-address", "allow-privileged", "authorization-mode", "bind-address",
-		"client-ca-file", "enable-admission-plugins", "enable-bootstrap-token-auth", "etcd-cafile",
+		"client-ca-file", "delete-collection-workers", "enable-admission-plugins", "enable-bootstrap-token-auth", "etcd-cafile",
 		"etcd-certfile", "etcd-keyfile", "etcd-servers", "feature-gates",
 		"kubelet-certificate-authority", "kubelet-client-certificate", "kubelet-client-key",
 		"kubelet-preferred-address-types", "proxy-client-cert-file", "proxy-client-key-file",
