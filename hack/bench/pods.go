@@ -199,7 +199,7 @@ func waitPodsGone(ctx context.Context, client kubernetes.Interface, cluster, nam
 		})
 	})
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("pods of namespace %s still there two minutes after their deletion: %w", namespace, err)
+		return fmt.Errorf("wait for the pods of namespace %s to go: %w", namespace, err)
 	}
 	return nil
 }
