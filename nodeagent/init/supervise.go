@@ -152,11 +152,11 @@ const readyPollInterval = 50 * time.Millisecond
 
 // waitReady polls the service's readiness checks until they pass, timeout
 // passes, or ctx is cancelled.
-func waitReady(ctx context.Context, r *reaper, svc Service, timeout time.Duration) error {
+func waitReady(ctx context.Context, svc Service, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		err := checkReady(wctx, r, svc)
+		err := checkReady(wctx, svc)
 		if err == nil {
 			return nil
 		}
@@ -171,11 +171,11 @@ func waitReady(ctx context.Context, r *reaper, svc Service, timeout time.Duratio
 	}
 }
 
-// readyCommandTimeout bounds one readiness command: a hung client must not
-// use up the whole ReadyTimeout.
-const readyCommandTimeout = 5 * time.Second
+// readyProbeTimeout bounds one readiness probe: a hung call must not use
+// up the whole ReadyTimeout.
+const readyProbeTimeout = 5 * time.Second
 
-func checkReady(ctx context.Context, r *reaper, svc Service) error {
+func checkReady(ctx context.Context, svc Service) error {
 	if svc.ReadySocket != "" {
 		// Dialing first spares a client process per poll while the socket
 		// does not exist yet.
@@ -186,10 +186,10 @@ func checkReady(ctx context.Context, r *reaper, svc Service) error {
 		}
 		conn.Close()
 	}
-	if len(svc.ReadyCommand) > 0 {
-		cctx, cancel := context.WithTimeout(ctx, readyCommandTimeout)
+	if svc.ReadyProbe != nil {
+		pctx, cancel := context.WithTimeout(ctx, readyProbeTimeout)
 		defer cancel()
-		if _, err := r.output(cctx, svc.ReadyCommand); err != nil {
+		if err := svc.ReadyProbe(pctx); err != nil {
 			return err
 		}
 	}

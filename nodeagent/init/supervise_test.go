@@ -76,7 +76,7 @@ func TestMilestonesAreLoggedInOrder(t *testing.T) {
 	ctr := fakeCtr(t, dir, "exit 0")
 	writeFile(t, filepath.Join(dir, "images", "pause.tar"), "archive")
 	cfg, out := testConfig(t,
-		Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyCommand: []string{"/bin/true"}},
+		Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyProbe: answers},
 		Service{Name: "kubelet", Path: "/bin/sleep", Args: []string{"1000"}},
 	)
 	cfg.Images = ImageImport{Dir: filepath.Join(dir, "images"), After: "containerd", Ctr: ctr,
@@ -105,7 +105,7 @@ func TestMilestonesAreLoggedInOrder(t *testing.T) {
 }
 
 func TestServiceThatNeverGetsReadyFailsTheNode(t *testing.T) {
-	cfg, _ := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyCommand: []string{"/bin/false"}})
+	cfg, _ := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyProbe: neverAnswers})
 	cfg.ReadyTimeout = 300 * time.Millisecond
 	err := New(cfg).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "containerd is not ready after 300ms") {
@@ -115,7 +115,6 @@ func TestServiceThatNeverGetsReadyFailsTheNode(t *testing.T) {
 }
 
 func TestWaitReadyWaitsForTheSocket(t *testing.T) {
-	r := startTestReaper(t)
 	sock := filepath.Join(t.TempDir(), "containerd.sock")
 	go func() {
 		time.Sleep(200 * time.Millisecond)
@@ -133,7 +132,7 @@ func TestWaitReadyWaitsForTheSocket(t *testing.T) {
 		}
 	}()
 	began := time.Now()
-	err := waitReady(context.Background(), r, Service{Name: "containerd", ReadySocket: sock, ReadyCommand: []string{"/bin/true"}}, 5*time.Second)
+	err := waitReady(context.Background(), Service{Name: "containerd", ReadySocket: sock, ReadyProbe: answers}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +187,7 @@ func TestServiceEnvAlwaysHasPath(t *testing.T) {
 func TestServicesThatNeedTheFilesStartOnceTheyAreCopied(t *testing.T) {
 	dir := t.TempDir()
 	copied := filepath.Join(dir, "files-copied")
-	cfg, out := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyCommand: []string{"/bin/true"}})
+	cfg, out := testConfig(t, Service{Name: "containerd", Path: "/bin/sleep", Args: []string{"1000"}, ReadyProbe: answers})
 	cfg.FilesCopied = copied
 	var asked atomic.Int32
 	cfg.NeedFiles = func() ([]Service, error) {
