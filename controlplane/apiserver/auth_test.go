@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kindish/kindish/controlplane/apiserver/apiservertest"
+	"github.com/kindish/kindish/controlplane/apiserver/auth/bootstrappolicy"
 )
 
 func TestAnonymousGetsOnlyHealthChecks(t *testing.T) {
@@ -90,6 +91,98 @@ func TestBootstrapPolicyIsStored(t *testing.T) {
 		if _, err := env.Client.RbacV1().ClusterRoles().Get(ctx(t), name, metav1.GetOptions{}); err != nil {
 			t.Errorf("clusterrole %s: %v", name, err)
 		}
+	}
+	// Every default object is written, however many are written at once.
+	policy := bootstrappolicy.Policy()
+	rbacClient := env.Client.RbacV1()
+	stored := map[string]bool{}
+	clusterRoles, err := rbacClient.ClusterRoles().List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range clusterRoles.Items {
+		stored["clusterrole "+r.Name] = true
+	}
+	clusterRoleBindings, err := rbacClient.ClusterRoleBindings().List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range clusterRoleBindings.Items {
+		stored["clusterrolebinding "+b.Name] = true
+	}
+	roles, err := rbacClient.Roles("").List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range roles.Items {
+		stored["role "+r.Namespace+"/"+r.Name] = true
+	}
+	roleBindings, err := rbacClient.RoleBindings("").List(ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range roleBindings.Items {
+		stored["rolebinding "+b.Namespace+"/"+b.Name] = true
+	}
+	var want []string
+	for _, r := range policy.ClusterRoles {
+		want = append(want, "clusterrole "+r.Name)
+	}
+	for _, b := range policy.ClusterRoleBindings {
+		want = append(want, "clusterrolebinding "+b.Name)
+	}
+	for _, r := range policy.Roles {
+		want = append(want, "role "+r.Namespace+"/"+r.Name)
+	}
+	for _, b := range policy.RoleBindings {
+		want = append(want, "rolebinding "+b.Namespace+"/"+b.Name)
+	}
+	for _, w := range want {
+		if !stored[w] {
+			t.Errorf("default %s is not stored", w)
+		}
+	}
+}
+
+func TestRestartRestoresTheDefaultRolesMarkedForAutoUpdate(t *testing.T) {
+	env := apiservertest.Start(t)
+	roles := env.Client.RbacV1().ClusterRoles()
+	// view keeps upstream's autoupdate=true: a restart undoes the edit.
+	view, err := roles.Get(ctx(t), "view", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRules := len(view.Rules)
+	view.Rules = nil
+	if _, err := roles.Update(ctx(t), view, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// edit is taken over by its administrator: the restart keeps it.
+	edit, err := roles.Get(ctx(t), "edit", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit.Annotations[rbacv1.AutoUpdateAnnotationKey] = "false"
+	edit.Rules = nil
+	if _, err := roles.Update(ctx(t), edit, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	env.StartAnotherServer(t)
+
+	view, err = roles.Get(ctx(t), "view", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Rules) != wantRules {
+		t.Errorf("view has %d rules after the restart, want upstream's %d", len(view.Rules), wantRules)
+	}
+	edit, err = roles.Get(ctx(t), "edit", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edit.Rules) != 0 {
+		t.Errorf("the administrator's edit role was overwritten: %d rules", len(edit.Rules))
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,37 +83,31 @@ func (g storeGetter) GetNode(name string) (*corev1.Node, error) {
 	return node, g.get("nodes", "", name, node)
 }
 
+// bootstrapWriters is how many bootstrap objects are written at once.
+// One after another, the 150 default roles and bindings are 150 etcd
+// commits, a fifth of a second of every start on a loaded node; written
+// together they share commits.
+const bootstrapWriters = 16
+
 // bootstrapRBAC writes upstream's default roles and bindings. Objects
 // marked rbac.authorization.kubernetes.io/autoupdate=true are brought back
 // to the default on every start, as upstream reconciles them.
 func (s *Server) bootstrapRBAC(ctx context.Context, policy rbac.Policy) error {
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		g    errgroup.Group
+	)
+	g.SetLimit(bootstrapWriters)
 	put := func(resource string, namespace, name string, obj runtime.Object) {
-		gvr := rbacv1.SchemeGroupVersion.WithResource(resource)
-		key := s.key(gvr, namespace, name)
-		m := obj.(metav1.ObjectMetaAccessor).GetObjectMeta()
-		if created := m.GetCreationTimestamp(); created.IsZero() {
-			m.SetCreationTimestamp(metav1.Now())
-		}
-		store := s.stores[gvr]
-		err := store.Create(ctx, key, obj, s.handlers[gvr].Resource.New())
-		if storage.IsExist(err) && m.GetAnnotations()[rbacv1.AutoUpdateAnnotationKey] == "true" {
-			err = store.GuaranteedUpdate(ctx, key, s.handlers[gvr].Resource.New(), false, nil, func(current runtime.Object) (runtime.Object, error) {
-				cm := current.(metav1.ObjectMetaAccessor).GetObjectMeta()
-				if cm.GetAnnotations()[rbacv1.AutoUpdateAnnotationKey] != "true" {
-					return current, nil // the administrator took it over
-				}
-				m.SetUID(cm.GetUID())
-				m.SetCreationTimestamp(cm.GetCreationTimestamp())
-				m.SetResourceVersion("")
-				return obj, nil
-			})
-		} else if storage.IsExist(err) {
-			err = nil
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("bootstrap %s %s: %w", resource, name, err))
-		}
+		g.Go(func() error {
+			if err := s.putBootstrapObject(ctx, resource, namespace, name, obj); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("bootstrap %s %s: %w", resource, name, err))
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
 	for i := range policy.ClusterRoles {
 		r := &policy.ClusterRoles[i]
@@ -129,7 +125,37 @@ func (s *Server) bootstrapRBAC(ctx context.Context, policy rbac.Policy) error {
 		b := &policy.RoleBindings[i]
 		put("rolebindings", b.Namespace, b.Name, b)
 	}
+	g.Wait()
 	return errors.Join(errs...)
+}
+
+// putBootstrapObject creates one default object, or brings an existing one
+// marked for auto-update back to the default.
+func (s *Server) putBootstrapObject(ctx context.Context, resource, namespace, name string, obj runtime.Object) error {
+	gvr := rbacv1.SchemeGroupVersion.WithResource(resource)
+	key := s.key(gvr, namespace, name)
+	m := obj.(metav1.ObjectMetaAccessor).GetObjectMeta()
+	if created := m.GetCreationTimestamp(); created.IsZero() {
+		m.SetCreationTimestamp(metav1.Now())
+	}
+	store := s.stores[gvr]
+	err := store.Create(ctx, key, obj, s.handlers[gvr].Resource.New())
+	if storage.IsExist(err) && m.GetAnnotations()[rbacv1.AutoUpdateAnnotationKey] == "true" {
+		return store.GuaranteedUpdate(ctx, key, s.handlers[gvr].Resource.New(), false, nil, func(current runtime.Object) (runtime.Object, error) {
+			cm := current.(metav1.ObjectMetaAccessor).GetObjectMeta()
+			if cm.GetAnnotations()[rbacv1.AutoUpdateAnnotationKey] != "true" {
+				return current, nil // the administrator took it over
+			}
+			m.SetUID(cm.GetUID())
+			m.SetCreationTimestamp(cm.GetCreationTimestamp())
+			m.SetResourceVersion("")
+			return obj, nil
+		})
+	}
+	if storage.IsExist(err) {
+		return nil
+	}
+	return err
 }
 
 // apiErrorOf turns a watch error event's object into an error.

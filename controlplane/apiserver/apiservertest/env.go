@@ -53,22 +53,7 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := apiserver.New(apiserver.Config{
-		Etcd: etcd,
-		Auth: apiserver.AuthConfig{
-			ServiceAccountKey:        files[pki.ServiceAccountKeyPath].Data,
-			ServiceAccountPublicKeys: files[pki.ServiceAccountPublicKeyPath].Data,
-		},
-	})
-	if err != nil {
-		t.Fatalf("api server: %v", err)
-	}
-	// The server's background work (its RBAC feed) lives as long as the test.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := srv.Start(ctx); err != nil {
-		t.Fatalf("start api server: %v", err)
-	}
+	srv := startServer(t, etcd, bundle)
 
 	ca, err := parseCA(files[pki.CACertPath].Data, files[pki.CAKeyPath].Data)
 	if err != nil {
@@ -99,6 +84,40 @@ func Start(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// startServer makes an API server on etcd and starts it: the bootstrap of
+// the built-in objects, then its RBAC feed, which lives as long as the test.
+func startServer(t testing.TB, etcd *clientv3.Client, bundle *pki.Bundle) *apiserver.Server {
+	t.Helper()
+	files, err := bundle.NodeFiles("test-control-plane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Etcd: etcd,
+		Auth: apiserver.AuthConfig{
+			ServiceAccountKey:        files[pki.ServiceAccountKeyPath].Data,
+			ServiceAccountPublicKeys: files[pki.ServiceAccountPublicKeyPath].Data,
+		},
+	})
+	if err != nil {
+		t.Fatalf("api server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("start api server: %v", err)
+	}
+	return srv
+}
+
+// StartAnotherServer starts a second API server on the same etcd, as a
+// restarted one starts: what its start writes is visible through e.Client.
+// It serves no requests.
+func (e *Env) StartAnotherServer(t testing.TB) {
+	t.Helper()
+	startServer(t, e.Etcd, e.PKI)
 }
 
 // config is a client configuration for a certificate.
