@@ -25,10 +25,12 @@ const (
 	// does, since on a control-plane node the kubelet starts the API server
 	// it registers with. Upstream waits up to 7s between attempts; here the
 	// API server is on the same Docker network, a refused attempt costs
-	// next to nothing, and every second waited is a second of `kindish
-	// create cluster`, so the wait stops growing at 1s.
+	// next to nothing, and the node registers on average half a wait after
+	// the API server answers, which `kindish create cluster` waits for, so
+	// the wait stops growing at 250ms (at 1s, the workers registered half
+	// a second after the API server started serving).
 	registerInitialBackoff = 100 * time.Millisecond
-	registerMaxBackoff     = time.Second
+	registerMaxBackoff     = 250 * time.Millisecond
 
 	// nodeStatusUpdateRetry is how many times a status update is tried
 	// before waiting for the next period (upstream's value).
