@@ -85,11 +85,12 @@ func steps() []step {
 		{func(*Context) string { return "Starting container runtimes" }, waitForRuntimes},
 		{preloadStatus, preloadImages},
 		{func(*Context) string { return "Starting control-plane" }, waitForControlPlane},
-		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
 		// The addons go in as soon as the API answers, as kind installs
 		// the CNI before the workers join: their DaemonSets follow the
-		// nodes as they register, instead of after the last one did.
+		// nodes as they register, instead of after the last one did. The
+		// kubeconfig is written while their pods start.
 		{addonsStatus, installAddons},
+		{func(*Context) string { return "Writing kubeconfig" }, writeKubeconfig},
 		{func(*Context) string { return "Joining nodes" }, waitForNodesRegistered},
 		{waitStatus, waitForNodes},
 	}
