@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -153,6 +154,10 @@ func (b *bench) write(path string) error {
 	rep := b.report()
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
+		return err
+	}
+	// A clean clone has no _output yet when the bench runs without make.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
