@@ -197,8 +197,8 @@ func DefaultConfig() Config {
 // plain /usr/local/bin/containerd.
 func ContainerdService() Service {
 	return Service{
-		Name:         "containerd",
-		Path:         "/usr/local/bin/containerd",
+		Name:        "containerd",
+		Path:        "/usr/local/bin/containerd",
 		ReadySocket: containerdSocket,
 		ReadyProbe:  criAnswers(containerdSocket),
 	}

@@ -177,8 +177,8 @@ const readyProbeTimeout = 5 * time.Second
 
 func checkReady(ctx context.Context, svc Service) error {
 	if svc.ReadySocket != "" {
-		// Dialing first spares a client process per poll while the socket
-		// does not exist yet.
+		// Dialing first spares the probe's client set-up per poll while
+		// the socket does not exist yet.
 		d := net.Dialer{Timeout: time.Second}
 		conn, err := d.DialContext(ctx, "unix", svc.ReadySocket)
 		if err != nil {
